@@ -30,6 +30,10 @@ pub struct UpArgs {
     /// DNS server address, overriding `[discovery] dns_listen` (port 0 picks a free port).
     #[arg(long)]
     dns_listen: Option<SocketAddr>,
+    /// Control address: the AWS-compatible APIs (Cloud Map, ECS) that the CLI, the AWS
+    /// CLI and the AWS SDKs talk to (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8001")]
+    control_listen: SocketAddr,
     /// State folder (task logs, run file). Default: `.albless` beside the stack file.
     #[arg(long)]
     state_dir: Option<PathBuf>,
@@ -72,12 +76,18 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen for HTTP on {listen}"))?;
     let gateway_addr = listener.local_addr()?;
 
+    let control = tokio::net::TcpListener::bind(args.control_listen)
+        .await
+        .with_context(|| format!("cannot listen for the control API on {}", args.control_listen))?;
+    let control_addr = control.local_addr()?;
+
     let run_file = state_dir.join("run.json");
     let run_info = serde_json::json!({
         "pid": std::process::id(),
         "stack": stack.name,
         "gateway": format!("http://{gateway_addr}"),
         "dns": dns_addr.to_string(),
+        "control": format!("http://{control_addr}"),
     });
     std::fs::write(&run_file, serde_json::to_vec_pretty(&run_info)?)
         .with_context(|| format!("cannot write {}", run_file.display()))?;
@@ -85,6 +95,7 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     println!("albless: stack `{}` from {}", stack.name, stack.path.display());
     println!("gateway: http://{gateway_addr}");
     println!("dns: {dns_addr} (namespace {})", stack.discovery.namespace);
+    println!("control: http://{control_addr}");
     for (name, svc) in &stack.services {
         println!(
             "service {name}: {} task(s), discovered as {name}.{}",
@@ -108,6 +119,15 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     let gateway_task = tokio::spawn(gateway.serve(listener, async move {
         let _ = gw_shutdown.wait_for(|s| *s).await;
     }));
+    let api = albless_api::router(albless_api::ApiState { registry: registry.clone() });
+    let mut api_shutdown = shutdown_rx.clone();
+    let control_task = tokio::spawn(async move {
+        axum::serve(control, api)
+            .with_graceful_shutdown(async move {
+                let _ = api_shutdown.wait_for(|s| *s).await;
+            })
+            .await
+    });
     let scheduler_task = tokio::spawn(scheduler.run(shutdown_rx));
 
     wait_for_signal().await;
@@ -115,6 +135,7 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     let _ = shutdown_tx.send(true);
     let _ = scheduler_task.await;
     let _ = gateway_task.await;
+    let _ = control_task.await;
     dns_task.abort();
     printer.abort();
     let _ = std::fs::remove_file(&run_file);

@@ -56,7 +56,7 @@ fn requests_spread_over_both_replicas() {
 }
 
 #[test]
-fn unknown_route_is_404_and_example_has_default_route() {
+fn every_path_reaches_the_default_route() {
     let up = start();
     let (status, _, request_id) = call(&http(), &up, "/any/path/at/all");
     // The example routes everything through `$default`.

@@ -70,7 +70,9 @@ impl GatewayError {
         let (status, body) = self.status_and_body();
         let mut response = Response::new(Full::new(body));
         *response.status_mut() = status;
-        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         response
     }
 
@@ -78,9 +80,10 @@ impl GatewayError {
     fn status_and_body(&self) -> (StatusCode, Bytes) {
         match self {
             // §1.1, §1.2: no stage or no route -> 404.
-            GatewayError::NoRoute => {
-                (StatusCode::NOT_FOUND, Bytes::from_static(br#"{"message":"Not Found"}"#))
-            }
+            GatewayError::NoRoute => (
+                StatusCode::NOT_FOUND,
+                Bytes::from_static(br#"{"message":"Not Found"}"#),
+            ),
             // §1.6, §2.2, §6.3, §6.4, §6.8: no healthy instance, a connection failure and
             // an integration timeout all reach the client as 503, never 502 or 504. A
             // missing service is treated like an empty one: locally it is a start-up race

@@ -85,9 +85,10 @@ impl Gateway {
     /// dot). An integration timeout outside 50 ms..=30 s is clamped into that range, with
     /// a warning, as HTTP API would reject it (§1.5).
     pub fn new(config: GatewayConfig, registry: Registry) -> Gateway {
-        let timeout = config
-            .integration_timeout
-            .clamp(GatewayConfig::MIN_INTEGRATION_TIMEOUT, GatewayConfig::DEFAULT_INTEGRATION_TIMEOUT);
+        let timeout = config.integration_timeout.clamp(
+            GatewayConfig::MIN_INTEGRATION_TIMEOUT,
+            GatewayConfig::DEFAULT_INTEGRATION_TIMEOUT,
+        );
         if timeout != config.integration_timeout {
             tracing::warn!(
                 requested_ms = config.integration_timeout.as_millis(),
@@ -113,7 +114,9 @@ impl Gateway {
             client,
             timeout,
         };
-        Gateway { proxy: Arc::new(proxy) }
+        Gateway {
+            proxy: Arc::new(proxy),
+        }
     }
 
     /// Serves connections from `listener` until `shutdown` resolves, then finishes
@@ -149,7 +152,9 @@ impl Gateway {
                 },
                 () = &mut shutdown => break,
             };
-            let Some(conn) = conn_info(&stream, local, client) else { continue };
+            let Some(conn) = conn_info(&stream, local, client) else {
+                continue;
+            };
             let _ = stream.set_nodelay(true);
 
             let proxy = self.proxy.clone();
@@ -157,7 +162,9 @@ impl Gateway {
                 let proxy = proxy.clone();
                 async move { Ok::<_, Infallible>(proxy.handle(req, conn).await) }
             });
-            let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+            let connection = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
             let connection = graceful.watch(connection);
             tokio::spawn(async move {
                 if let Err(err) = connection.await {
@@ -195,7 +202,10 @@ fn conn_info(stream: &TcpStream, listen: SocketAddr, client: SocketAddr) -> Opti
 /// client only; anything else (out of file descriptors, say) would fail again at once, so
 /// the loop pauses briefly instead of spinning.
 async fn accept_failed(err: io::Error) {
-    if matches!(err.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) {
+    if matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+    ) {
         tracing::debug!(error = %err, "accept failed");
     } else {
         tracing::warn!(error = %err, "accept failed, pausing");

@@ -81,7 +81,11 @@ static HOP_BY_HOP: [HeaderName; 9] = [
 impl Proxy {
     /// Answers one request: the instance's response, or the gateway's own error
     /// response; either way with an `apigw-requestid`.
-    pub(crate) async fn handle(self: Arc<Self>, req: Request<Incoming>, conn: ConnInfo) -> Response<ResponseBody> {
+    pub(crate) async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        conn: ConnInfo,
+    ) -> Response<ResponseBody> {
         let id = RequestId::new();
         let start = Instant::now();
         let span = tracing::debug_span!(
@@ -95,7 +99,10 @@ impl Proxy {
             latency_ms = field::Empty,
         );
 
-        let result = self.forward(req, conn, &span).instrument(span.clone()).await;
+        let result = self
+            .forward(req, conn, &span)
+            .instrument(span.clone())
+            .await;
         let mut response = match result {
             Ok(response) => response.map(Either::Left),
             Err(err) => {
@@ -106,10 +113,15 @@ impl Proxy {
 
         // The id is 16 base64 characters, always a valid header value.
         if let Ok(value) = HeaderValue::from_bytes(id.as_bytes()) {
-            response.headers_mut().insert(APIGW_REQUESTID.clone(), value);
+            response
+                .headers_mut()
+                .insert(APIGW_REQUESTID.clone(), value);
         }
         span.record("status", response.status().as_u16());
-        span.record("latency_ms", u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX));
+        span.record(
+            "latency_ms",
+            u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+        );
         tracing::debug!(parent: &span, "request answered");
         response
     }
@@ -121,20 +133,25 @@ impl Proxy {
         conn: ConnInfo,
         span: &Span,
     ) -> Result<Response<Incoming>, GatewayError> {
-        let target = self.routes.find(req.method(), req.uri().path()).ok_or(GatewayError::NoRoute)?.target;
+        let target = self
+            .routes
+            .find(req.method(), req.uri().path())
+            .ok_or(GatewayError::NoRoute)?
+            .target;
         span.record("route_key", target.key.as_str());
 
         // A lock-free load; the snapshot is dropped before any await.
         let instance = {
             let snapshot = self.registry.snapshot();
-            let service = snapshot.service(&self.namespace, &target.service).ok_or_else(|| {
-                GatewayError::ServiceNotFound {
+            let service = snapshot
+                .service(&self.namespace, &target.service)
+                .ok_or_else(|| GatewayError::ServiceNotFound {
                     namespace: self.namespace.clone(),
                     service: target.service.clone(),
-                }
-            })?;
-            pick(&service.routable)
-                .ok_or_else(|| GatewayError::NoInstance { service: target.service.clone() })?
+                })?;
+            pick(&service.routable).ok_or_else(|| GatewayError::NoInstance {
+                service: target.service.clone(),
+            })?
         };
         span.record("instance", field::display(instance));
 
@@ -144,7 +161,10 @@ impl Proxy {
         // §1.5, §6.8: the integration timeout ends in 503, like a refused connection
         // (§6.3); there is no retry on another instance (§2.2).
         match tokio::time::timeout(self.timeout, self.client.request(req)).await {
-            Err(_) => Err(GatewayError::Timeout { instance, timeout: self.timeout }),
+            Err(_) => Err(GatewayError::Timeout {
+                instance,
+                timeout: self.timeout,
+            }),
             Ok(Err(source)) => Err(GatewayError::Upstream { instance, source }),
             Ok(Ok(response)) => Ok(downstream_response(response)),
         }
@@ -175,7 +195,10 @@ fn upstream_request(
     // `Host`, as RFC 9112 §3.2.2 says for the latter.
     let original_host = match parts.uri.authority() {
         Some(authority) => Some(authority.as_str()),
-        None => parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+        None => parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok()),
     };
     let forwarded = forwarded_value(conn, original_host);
 
@@ -183,8 +206,11 @@ fn upstream_request(
 
     // One buffer serves as URI authority and `Host` value: `<ip>:<port>` [INF, §1.3].
     let authority = Bytes::from(instance.to_string());
-    let path_and_query =
-        parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
     parts.uri = Uri::builder()
         .scheme(Scheme::HTTP)
         .authority(Authority::from_maybe_shared(authority.clone())?)
@@ -198,8 +224,14 @@ fn upstream_request(
     headers.insert(header::HOST, HeaderValue::from_maybe_shared(authority)?);
     // Client-sent `Forwarded` and `Via` are reserved names in HTTP API (§1.3) and are
     // replaced rather than appended to [INF].
-    headers.insert(header::FORWARDED, HeaderValue::from_maybe_shared(forwarded.freeze())?);
-    headers.insert(header::VIA, HeaderValue::from_static("HTTP/1.1 AmazonAPIGateway"));
+    headers.insert(
+        header::FORWARDED,
+        HeaderValue::from_maybe_shared(forwarded.freeze())?,
+    );
+    headers.insert(
+        header::VIA,
+        HeaderValue::from_static("HTTP/1.1 AmazonAPIGateway"),
+    );
     Ok(Request::from_parts(parts, body))
 }
 
@@ -218,7 +250,12 @@ fn forwarded_value(conn: ConnInfo, host: Option<&str>) -> BytesMut {
 
     let mut out = BytesMut::with_capacity(96);
     let mut w = BytesWriter(&mut out);
-    let _ = write!(w, "by={};for={}", NodeIp(conn.local), NodeIp(conn.client.ip()));
+    let _ = write!(
+        w,
+        "by={};for={}",
+        NodeIp(conn.local),
+        NodeIp(conn.client.ip())
+    );
     if let Some(host) = host {
         if host.bytes().all(is_tchar) {
             let _ = write!(w, ";host={host}");
@@ -303,17 +340,30 @@ mod tests {
     use super::*;
 
     fn conn(client: &str, local: &str) -> ConnInfo {
-        ConnInfo { client: client.parse().unwrap(), local: local.parse().unwrap() }
+        ConnInfo {
+            client: client.parse().unwrap(),
+            local: local.parse().unwrap(),
+        }
     }
 
     #[test]
     fn forwarded_quotes_what_is_not_a_token() {
         let cases = [
-            (conn("127.0.0.9:5000", "127.0.0.1"), Some("api.example.com"),
-             "by=127.0.0.1;for=127.0.0.9;host=api.example.com;proto=http"),
-            (conn("127.0.0.9:5000", "127.0.0.1"), Some("127.0.0.1:8000"),
-             "by=127.0.0.1;for=127.0.0.9;host=\"127.0.0.1:8000\";proto=http"),
-            (conn("[::1]:5000", "::1"), None, "by=\"[::1]\";for=\"[::1]\";proto=http"),
+            (
+                conn("127.0.0.9:5000", "127.0.0.1"),
+                Some("api.example.com"),
+                "by=127.0.0.1;for=127.0.0.9;host=api.example.com;proto=http",
+            ),
+            (
+                conn("127.0.0.9:5000", "127.0.0.1"),
+                Some("127.0.0.1:8000"),
+                "by=127.0.0.1;for=127.0.0.9;host=\"127.0.0.1:8000\";proto=http",
+            ),
+            (
+                conn("[::1]:5000", "::1"),
+                None,
+                "by=\"[::1]\";for=\"[::1]\";proto=http",
+            ),
         ];
         for (conn, host, want) in cases {
             assert_eq!(forwarded_value(conn, host), want.as_bytes());
@@ -339,7 +389,10 @@ mod tests {
             ("x-end-to-end", "kept"),
             ("authorization", "kept"),
         ] {
-            headers.append(HeaderName::from_static(name), HeaderValue::from_static(value));
+            headers.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
         }
         remove_hop_by_hop(&mut headers);
         let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
@@ -349,8 +402,9 @@ mod tests {
 
     #[test]
     fn pick_spreads_over_every_instance() {
-        let all: Vec<SocketAddr> =
-            (1..=3).map(|i| SocketAddr::from(([127, 0, 0, i], 80))).collect();
+        let all: Vec<SocketAddr> = (1..=3)
+            .map(|i| SocketAddr::from(([127, 0, 0, i], 80)))
+            .collect();
         assert_eq!(pick(&[]), None);
         assert_eq!(pick(&all[..1]), Some(all[0]));
         let mut counts = [0u32; 3];

@@ -33,7 +33,8 @@ impl RequestId {
 
         // Multiplying by an odd constant is a bijection modulo 2^48, so distinct counts
         // give distinct tails; the constant only spreads the bits.
-        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        // Counting from 1 keeps the first id's tail from being all zero bits (`AAAAAAAA=`).
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         let tail = count.wrapping_mul(0x9E37_79B9_7F4B) & 0xFFFF_FFFF_FFFF;
         raw[5..].copy_from_slice(&tail.to_be_bytes()[2..]);
 
@@ -56,7 +57,11 @@ impl RequestId {
 fn encode(raw: &[u8; 11]) -> [u8; 16] {
     let mut out = [b'='; 16];
     for (i, group) in raw.chunks(3).enumerate() {
-        let b = [group[0], *group.get(1).unwrap_or(&0), *group.get(2).unwrap_or(&0)];
+        let b = [
+            group[0],
+            *group.get(1).unwrap_or(&0),
+            *group.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = group.len() + 1;
         for (j, slot) in out[i * 4..i * 4 + chars].iter_mut().enumerate() {

@@ -14,7 +14,8 @@
 //!
 //! Known limits: methods are matched exactly (HEAD does not select a GET route); path
 //! segments are compared and returned as sent, not URL-decoded; an empty segment (as in
-//! `/pets/`) matches a literal empty segment only, never a variable.
+//! `/pets/`) matches nothing but the inside of a greedy variable (route keys have no
+//! empty segments: the spec parser rejects them).
 
 use std::cmp::Ordering;
 
@@ -70,25 +71,34 @@ impl RouteTable {
         let mut compiled = Vec::with_capacity(routes.len());
         let mut default = None;
         for route in routes {
-            let target = RouteTarget { key: route.key.to_string(), service: route.service.clone() };
+            let target = RouteTarget {
+                key: route.key.to_string(),
+                service: route.service.clone(),
+            };
             match &route.key {
                 // The first `$default` wins; the spec parser rejects a second one.
                 RouteKey::Default => {
                     default.get_or_insert(target);
                 }
                 RouteKey::Path { method, segments } => {
-                    let method = match method.as_deref().map(|m| Method::from_bytes(m.as_bytes())) {
+                    let method = match method.as_deref().map(str::as_bytes) {
                         None => None,
-                        Some(Ok(m)) => Some(m),
-                        Some(Err(_)) => {
-                            tracing::warn!(route_key = %target.key, "route method invalid, route left out");
-                            continue;
-                        }
+                        Some(m) => match Method::from_bytes(m) {
+                            Ok(m) => Some(m),
+                            Err(_) => {
+                                let key = &target.key;
+                                tracing::warn!(route_key = %key, "route method invalid, left out");
+                                continue;
+                            }
+                        },
                     };
                     compiled.push(CompiledRoute {
                         method,
                         greedy: matches!(segments.last(), Some(Segment::Greedy(_))),
-                        params: segments.iter().filter(|s| !matches!(s, Segment::Literal(_))).count(),
+                        params: segments
+                            .iter()
+                            .filter(|s| !matches!(s, Segment::Literal(_)))
+                            .count(),
                         segments: segments.clone(),
                         target,
                     });
@@ -98,22 +108,35 @@ impl RouteTable {
 
         // A stable sort: duplicate keys (which the spec parser rejects) keep file order.
         compiled.sort_by(precedence);
-        RouteTable { routes: compiled, default }
+        RouteTable {
+            routes: compiled,
+            default,
+        }
     }
 
     /// The route that `method` and `path` select, or `None` (HTTP API answers 404).
     /// `path` is the request path as sent, starting with `/`, without the query.
-    pub(crate) fn find<'t, 'p>(&'t self, method: &Method, path: &'p str) -> Option<RouteMatch<'t, 'p>> {
+    pub(crate) fn find<'t, 'p>(
+        &'t self,
+        method: &Method,
+        path: &'p str,
+    ) -> Option<RouteMatch<'t, 'p>> {
         let rest = path.strip_prefix('/')?;
         for route in &self.routes {
             if route.method.as_ref().is_some_and(|m| m != method) {
                 continue;
             }
             if let Some(params) = route.match_path(rest) {
-                return Some(RouteMatch { target: &route.target, params });
+                return Some(RouteMatch {
+                    target: &route.target,
+                    params,
+                });
             }
         }
-        self.default.as_ref().map(|target| RouteMatch { target, params: Vec::new() })
+        self.default.as_ref().map(|target| RouteMatch {
+            target,
+            params: Vec::new(),
+        })
     }
 }
 
@@ -122,7 +145,10 @@ impl CompiledRoute {
     fn match_path<'t, 'p>(&'t self, rest: &'p str) -> Option<Vec<(&'t str, &'p str)>> {
         let mut params = Vec::with_capacity(self.params);
         // The root path `/` has no segments at all, not one empty one.
-        let mut parts = (!rest.is_empty()).then(|| rest.split('/')).into_iter().flatten();
+        let mut parts = (!rest.is_empty())
+            .then(|| rest.split('/'))
+            .into_iter()
+            .flatten();
         let mut consumed = 0;
         for segment in &self.segments {
             if let Segment::Greedy(name) = segment {

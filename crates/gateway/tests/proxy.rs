@@ -45,7 +45,9 @@ async fn requests_spread_over_both_instances() {
     for _ in 0..200 {
         let answer = gw.get("/").await;
         assert_eq!(answer.status, StatusCode::OK);
-        *counts.entry(answer.header("x-backend").to_string()).or_default() += 1;
+        *counts
+            .entry(answer.header("x-backend").to_string())
+            .or_default() += 1;
     }
     // Uniform random: each expects 100; below 50 is 7 standard deviations away.
     assert_eq!(counts.len(), 2, "{counts:?}");
@@ -95,7 +97,9 @@ async fn missing_service_is_503() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(other.serve(listener, std::future::pending()));
-    let req = Request::get(format!("http://{addr}/")).body(empty()).unwrap();
+    let req = Request::get(format!("http://{addr}/"))
+        .body(empty())
+        .unwrap();
     let answer = Answer::read(gw.client.request(req).await.unwrap()).await;
     assert_gateway_error(&answer, 503, UNAVAILABLE);
 }
@@ -130,7 +134,9 @@ async fn every_response_has_a_unique_request_id() {
         assert_eq!(id.len(), 16, "{id}");
         assert!(id.ends_with('=') && !id.ends_with("=="), "{id}");
         assert!(
-            id[..15].bytes().all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/'),
+            id[..15]
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/'),
             "{id}"
         );
         assert!(seen.insert(id.clone()), "{id} repeated");
@@ -197,20 +203,42 @@ async fn hop_by_hop_headers_are_removed_both_ways() {
                    Proxy-Authorization: Basic eDp5\r\nX-Client-End: kept\r\n\r\n";
     client.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
-    timeout(Duration::from_secs(5), client.read_to_string(&mut response)).await.unwrap().unwrap();
+    timeout(Duration::from_secs(5), client.read_to_string(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
     let response = response.to_ascii_lowercase();
 
     let upstream = seen_rx.recv().await.unwrap().to_ascii_lowercase();
     assert!(upstream.contains("x-client-end: kept"), "{upstream}");
-    for gone in ["x-client-hop", "keep-alive", "proxy-connection", "te:", "proxy-authorization", "connection:"] {
-        assert!(!upstream.contains(gone), "`{gone}` reached the backend:\n{upstream}");
+    for gone in [
+        "x-client-hop",
+        "keep-alive",
+        "proxy-connection",
+        "te:",
+        "proxy-authorization",
+        "connection:",
+    ] {
+        assert!(
+            !upstream.contains(gone),
+            "`{gone}` reached the backend:\n{upstream}"
+        );
     }
 
     assert!(response.starts_with("http/1.1 200"), "{response}");
     assert!(response.contains("x-backend-end: kept"), "{response}");
     assert!(response.contains("apigw-requestid: "), "{response}");
-    for gone in ["x-backend-hop", "keep-alive", "proxy-authenticate", "trailer", "upgrade"] {
-        assert!(!response.contains(gone), "`{gone}` reached the client:\n{response}");
+    for gone in [
+        "x-backend-hop",
+        "keep-alive",
+        "proxy-authenticate",
+        "trailer",
+        "upgrade",
+    ] {
+        assert!(
+            !response.contains(gone),
+            "`{gone}` reached the client:\n{response}"
+        );
     }
 }
 
@@ -255,19 +283,25 @@ async fn bodies_stream_without_buffering() {
     }));
     let req = Request::post("/stream").body(Body::new(body)).unwrap();
     tx.send(Bytes::from("ping-0;")).await.unwrap();
-    let response = timeout(Duration::from_secs(5), gw.send(req)).await.expect("response head");
+    let response = timeout(Duration::from_secs(5), gw.send(req))
+        .await
+        .expect("response head");
     let mut body = response.into_body();
 
     let mut echoed = String::new();
     for i in 0..3 {
         let want = format!("ping-{i};");
         while !echoed.ends_with(&want) {
-            let frame = timeout(Duration::from_secs(5), body.frame()).await.expect("echo");
+            let frame = timeout(Duration::from_secs(5), body.frame())
+                .await
+                .expect("echo");
             let data = frame.unwrap().unwrap().into_data().unwrap();
             echoed.push_str(std::str::from_utf8(&data).unwrap());
         }
         if i < 2 {
-            tx.send(Bytes::from(format!("ping-{};", i + 1))).await.unwrap();
+            tx.send(Bytes::from(format!("ping-{};", i + 1)))
+                .await
+                .unwrap();
         }
     }
     drop(tx);
@@ -304,7 +338,10 @@ async fn integration_timeout_is_503() {
     let started = tokio::time::Instant::now();
     let answer = gw.get("/hold").await;
     let waited = started.elapsed();
-    assert!(a.arrived.try_recv().is_ok(), "the request reached the backend");
+    assert!(
+        a.arrived.try_recv().is_ok(),
+        "the request reached the backend"
+    );
     assert_gateway_error(&answer, 503, UNAVAILABLE);
     assert!(waited >= Duration::from_millis(200), "{waited:?}");
     assert!(waited < Duration::from_secs(5), "{waited:?}");
@@ -316,8 +353,9 @@ async fn h2c_prior_knowledge_clients_work() {
     let gw = Harness::default_route().await;
     gw.register("a", a.addr);
 
-    let client: Client<_, Body> =
-        Client::builder(TokioExecutor::new()).http2_only(true).build_http();
+    let client: Client<_, Body> = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
     for _ in 0..3 {
         let req = Request::get(gw.url("/h2?x=1")).body(empty()).unwrap();
         let response = client.request(req).await.unwrap();
@@ -332,7 +370,9 @@ async fn h2c_prior_knowledge_clients_work() {
         let want = format!("by=127.0.0.1;for=127.0.0.1;host=\"{}\";proto=http", gw.addr);
         assert_eq!(answer.seen("forwarded"), Some(want.as_str()));
     }
-    let req = Request::post(gw.url("/stream")).body(full("over h2")).unwrap();
+    let req = Request::post(gw.url("/stream"))
+        .body(full("over h2"))
+        .unwrap();
     let answer = Answer::read(client.request(req).await.unwrap()).await;
     assert_eq!(answer.body, "over h2");
 }
@@ -365,12 +405,24 @@ async fn graceful_shutdown_finishes_an_in_flight_request() {
             tokio::task::yield_now().await;
         }
     };
-    timeout(Duration::from_secs(5), refused).await.expect("listener closed");
-    assert!(!serving.is_finished(), "serve returned with a request in flight");
+    timeout(Duration::from_secs(5), refused)
+        .await
+        .expect("listener closed");
+    assert!(
+        !serving.is_finished(),
+        "serve returned with a request in flight"
+    );
 
     a.release.notify_waiters();
-    let answer = timeout(Duration::from_secs(5), in_flight).await.unwrap().unwrap();
+    let answer = timeout(Duration::from_secs(5), in_flight)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.body, "released");
-    timeout(Duration::from_secs(5), serving).await.expect("serve returns").unwrap().unwrap();
+    timeout(Duration::from_secs(5), serving)
+        .await
+        .expect("serve returns")
+        .unwrap()
+        .unwrap();
 }

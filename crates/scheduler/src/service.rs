@@ -83,7 +83,7 @@ pub(crate) async fn run_service(ctx: Arc<Context>, name: String, mut shutdown: w
                     next_launch = Instant::now();
                 } else {
                     failures += 1;
-                    let delay = Duration::from_secs(1 << failures.min(6)).min(MAX_BACKOFF);
+                    let delay = Duration::from_secs(1 << (failures - 1).min(6)).min(MAX_BACKOFF);
                     tracing::warn!(service = %name, failures, delay_s = delay.as_secs(), "task failed to start; backing off");
                     next_launch = Instant::now() + delay;
                 }

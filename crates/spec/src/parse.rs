@@ -3,8 +3,8 @@
 //!
 //! Checks run in a fixed order (top-level keys, `version`, `[stack]`, `[discovery]`,
 //! `[services]`, `[api]`), so the first problem reported is not always the first in the
-//! file. Known limits: one problem per run; service names are not checked against each
-//! other beyond uniqueness (TOML already rejects duplicate tables).
+//! file. Known limits: one problem per run; `image` is only checked to be non-empty (no
+//! registry reference grammar); the health check `command` is kept as written.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,6 +1,6 @@
 //! Route key syntax of an HTTP API: `$default` or `METHOD /path`, parsed into a
 //! [`RouteKey`]. Rules follow "Working with routes for HTTP APIs" in the API Gateway
-//! developer guide (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html):
+//! developer guide (<https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html>):
 //! methods in upper case or `ANY`, path variables `{name}`, a greedy `{name+}` only at the
 //! end of the path.
 //!

@@ -16,6 +16,8 @@ pub struct Up {
     pub gateway: String,
     /// DNS server address.
     pub dns: SocketAddr,
+    /// Control address base URL (the AWS-compatible APIs).
+    pub control: String,
     /// The state folder given to albless (a temporary folder).
     pub state_dir: PathBuf,
     output: Arc<(Mutex<Vec<String>>, Condvar)>,
@@ -45,6 +47,7 @@ impl Up {
             .arg("up")
             .arg(file)
             .args(["--listen", "127.0.0.1:0", "--dns-listen", "127.0.0.1:0"])
+            .args(["--control-listen", "127.0.0.1:0"])
             .arg("--state-dir")
             .arg(&state_dir)
             .args(extra)
@@ -67,6 +70,7 @@ impl Up {
         let mut up = Up {
             child,
             gateway: String::new(),
+            control: String::new(),
             dns: "0.0.0.0:0".parse().unwrap(),
             state_dir,
             output,
@@ -76,6 +80,9 @@ impl Up {
         let dns = up.wait_line(Duration::from_secs(30), |l| {
             l.strip_prefix("dns: ").and_then(|r| r.split_whitespace().next()?.parse().ok())
         });
+        let control =
+            up.wait_line(Duration::from_secs(30), |l| l.strip_prefix("control: ").map(String::from));
+        up.control = control.expect("albless printed its control address");
         up.gateway = gw.expect("albless printed its gateway address");
         up.dns = dns.expect("albless printed its DNS address");
         up

@@ -2,29 +2,16 @@
 
 use super::*;
 
-/// Builds a route from a key written as in albless.toml; the service is the key itself,
-/// so a test can read which route won from the target.
+/// Builds a route from a key written as in albless.toml, parsed by the spec crate; the
+/// service is the key itself, so a test can read which route won from the target.
 fn route(key: &str) -> Route {
-    let key = if key == "$default" {
-        RouteKey::Default
-    } else {
-        let (method, path) = key.split_once(' ').expect("METHOD /path");
-        let segments = path
-            .trim_start_matches('/')
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => match name.strip_suffix('+') {
-                    Some(name) => Segment::Greedy(name.into()),
-                    None => Segment::Param(name.into()),
-                },
-                None => Segment::Literal(s.into()),
-            })
-            .collect();
-        let method = (method != "ANY").then(|| method.to_string());
-        RouteKey::Path { method, segments }
-    };
-    Route { service: key.to_string(), key }
+    let key: RouteKey = key
+        .parse()
+        .unwrap_or_else(|e| panic!("route key `{key}`: {e}"));
+    Route {
+        service: key.to_string(),
+        key,
+    }
 }
 
 /// Asserts that `request` ("METHOD /path") selects `want` ("" for no route) with
@@ -39,22 +26,37 @@ fn check(routes: &[&str], request: &str, want: &str, params: &[(&str, &str)]) {
         None => assert_eq!(want, "", "{request}: no route matched"),
         Some(m) => {
             assert_eq!(m.target.key, want, "{request}");
-            assert_eq!(m.target.service, want, "{request}: the service follows the route");
+            assert_eq!(
+                m.target.service, want,
+                "{request}: the service follows the route"
+            );
             assert_eq!(m.params, params, "{request}: parameters");
         }
     }
 }
 
+/// Expected path parameters, by name.
+type Params = &'static [(&'static str, &'static str)];
+
 /// The worked example of "Create routes for HTTP APIs" (aws-behavior.md §1.2).
-const AWS_EXAMPLE: &[&str] =
-    &["GET /pets/dog/1", "GET /pets/dog/{id}", "GET /pets/{proxy+}", "ANY /{proxy+}", "$default"];
+const AWS_EXAMPLE: &[&str] = &[
+    "GET /pets/dog/1",
+    "GET /pets/dog/{id}",
+    "GET /pets/{proxy+}",
+    "ANY /{proxy+}",
+    "$default",
+];
 
 #[test]
 fn aws_docs_worked_example() {
-    let cases: &[(&str, &str, &[(&str, &str)])] = &[
+    let cases: &[(&str, &str, Params)] = &[
         ("GET /pets/dog/1", "GET /pets/dog/1", &[]),
         ("GET /pets/dog/2", "GET /pets/dog/{id}", &[("id", "2")]),
-        ("GET /pets/cat/1", "GET /pets/{proxy+}", &[("proxy", "cat/1")]),
+        (
+            "GET /pets/cat/1",
+            "GET /pets/{proxy+}",
+            &[("proxy", "cat/1")],
+        ),
         ("POST /test/5", "ANY /{proxy+}", &[("proxy", "test/5")]),
         ("GET /", "$default", &[]),
     ];
@@ -65,23 +67,48 @@ fn aws_docs_worked_example() {
 
 #[test]
 fn precedence_rules() {
-    let cases: &[(&[&str], &str, &str, &[(&str, &str)])] = &[
+    let cases: &[(&[&str], &str, &str, Params)] = &[
         // A literal segment beats a parameter at the first depth where they differ,
         // whatever the file order.
         (&["GET /a/{x}", "GET /a/b"], "GET /a/b", "GET /a/b", &[]),
-        (&["GET /{k}/b/c", "GET /a/{x}/{y}"], "GET /a/b/c", "GET /a/{x}/{y}", &[("x", "b"), ("y", "c")]),
+        (
+            &["GET /{k}/b/c", "GET /a/{x}/{y}"],
+            "GET /a/b/c",
+            "GET /a/{x}/{y}",
+            &[("x", "b"), ("y", "c")],
+        ),
         // A full match beats a greedy one, even a longer-prefixed greedy one.
-        (&["GET /a/{proxy+}", "GET /{x}/{y}"], "GET /a/b", "GET /{x}/{y}", &[("x", "a"), ("y", "b")]),
+        (
+            &["GET /a/{proxy+}", "GET /{x}/{y}"],
+            "GET /a/b",
+            "GET /{x}/{y}",
+            &[("x", "a"), ("y", "b")],
+        ),
         // Among greedy routes the longer literal prefix wins.
-        (&["ANY /{proxy+}", "GET /a/{p+}", "GET /a/b/{p+}"], "GET /a/b/c", "GET /a/b/{p+}", &[("p", "c")]),
-        (&["ANY /{proxy+}", "GET /{x}/{p+}"], "GET /a/b", "GET /{x}/{p+}", &[("x", "a"), ("p", "b")]),
+        (
+            &["ANY /{proxy+}", "GET /a/{p+}", "GET /a/b/{p+}"],
+            "GET /a/b/c",
+            "GET /a/b/{p+}",
+            &[("p", "c")],
+        ),
+        (
+            &["ANY /{proxy+}", "GET /{x}/{p+}"],
+            "GET /a/b",
+            "GET /{x}/{p+}",
+            &[("x", "a"), ("p", "b")],
+        ),
         // An explicit method beats ANY on the same path; ANY takes the other methods.
         (&["ANY /a", "GET /a"], "GET /a", "GET /a", &[]),
         (&["GET /a", "ANY /a"], "DELETE /a", "ANY /a", &[]),
         // Path specificity comes before the method.
         (&["GET /{x}", "ANY /a"], "GET /a", "ANY /a", &[]),
         // Greedy beats $default.
-        (&["$default", "ANY /{proxy+}"], "PATCH /x", "ANY /{proxy+}", &[("proxy", "x")]),
+        (
+            &["$default", "ANY /{proxy+}"],
+            "PATCH /x",
+            "ANY /{proxy+}",
+            &[("proxy", "x")],
+        ),
         // The root has no segments.
         (&["GET /", "GET /{x}"], "GET /", "GET /", &[]),
     ];

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use albless_gateway::{Gateway, GatewayConfig};
 use albless_registry::{ATTR_IPV4, ATTR_PORT, Registry, ServiceConfig};
-use albless_spec::{Route, RouteKey, Segment};
+use albless_spec::Route;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -43,24 +43,12 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).boxed_unsync()
 }
 
-/// A route; `key` is `$default` or `METHOD /path` with `{param}`/`{proxy+}` segments.
+/// A route to [`SERVICE`]; `key` as written in albless.toml (`$default`, `GET /pets/{id}`).
 pub fn route(key: &str) -> Route {
-    let key = match key.split_once(' ') {
-        None => RouteKey::Default,
-        Some((method, path)) => RouteKey::Path {
-            method: (method != "ANY").then(|| method.to_string()),
-            segments: path
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                    Some(p) if p.ends_with('+') => Segment::Greedy(p.trim_end_matches('+').into()),
-                    Some(p) => Segment::Param(p.into()),
-                    None => Segment::Literal(s.into()),
-                })
-                .collect(),
-        },
-    };
-    Route { key, service: SERVICE.into() }
+    Route {
+        key: key.parse().unwrap(),
+        service: SERVICE.into(),
+    }
 }
 
 /// A backend: a hyper HTTP/1.1 server on a loopback address.
@@ -91,16 +79,24 @@ impl Backend {
         let (n, r) = (name.clone(), release.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let (n, r, a) = (n.clone(), r.clone(), arrived_tx.clone());
-                let service = service_fn(move |req| backend_answer(req, n.clone(), r.clone(), a.clone()));
+                let service =
+                    service_fn(move |req| backend_answer(req, n.clone(), r.clone(), a.clone()));
                 tokio::spawn(
                     hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service),
                 );
             }
         });
-        Backend { addr, name, arrived, release }
+        Backend {
+            addr,
+            name,
+            arrived,
+            release,
+        }
     }
 }
 
@@ -116,18 +112,24 @@ async fn backend_answer(
             let released = release.notified();
             let _ = arrived.send(());
             released.await;
-            Full::new(Bytes::from("released")).map_err(|e| match e {}).boxed_unsync()
+            Full::new(Bytes::from("released"))
+                .map_err(|e| match e {})
+                .boxed_unsync()
         }
         _ => {
             let mut text = format!("{} {}\n", req.method(), req.uri());
             for (k, v) in req.headers() {
                 text.push_str(&format!("{k}: {}\n", v.to_str().unwrap()));
             }
-            Full::new(Bytes::from(text)).map_err(|e| match e {}).boxed_unsync()
+            Full::new(Bytes::from(text))
+                .map_err(|e| match e {})
+                .boxed_unsync()
         }
     };
     let mut response = Response::new(body);
-    response.headers_mut().insert("x-backend", name.parse().unwrap());
+    response
+        .headers_mut()
+        .insert("x-backend", name.parse().unwrap());
     Ok(response)
 }
 
@@ -149,7 +151,12 @@ impl Harness {
     pub async fn start(routes: &[&str], timeout: Duration) -> Harness {
         let registry = Registry::new();
         registry.create_namespace(NS).unwrap();
-        let config = ServiceConfig { srv: true, a: false, ttl: 10, custom_health: true };
+        let config = ServiceConfig {
+            srv: true,
+            a: false,
+            ttl: 10,
+            custom_health: true,
+        };
         registry.create_service(NS, SERVICE, config).unwrap();
 
         let config = GatewayConfig {
@@ -165,7 +172,13 @@ impl Harness {
             let _ = rx.await;
         }));
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Harness { addr, registry, client, shutdown: Some(tx), serving: Some(serving) }
+        Harness {
+            addr,
+            registry,
+            client,
+            shutdown: Some(tx),
+            serving: Some(serving),
+        }
     }
 
     /// [`Harness::start`] with one `$default` route and a 30 s timeout.
@@ -179,7 +192,9 @@ impl Harness {
             (ATTR_IPV4.to_string(), addr.ip().to_string()),
             (ATTR_PORT.to_string(), addr.port().to_string()),
         ]);
-        self.registry.register_instance(NS, SERVICE, id, attributes).unwrap();
+        self.registry
+            .register_instance(NS, SERVICE, id, attributes)
+            .unwrap();
     }
 
     /// The gateway URL of `path_and_query`.
@@ -237,7 +252,10 @@ impl Answer {
 
     /// The value of header `name`, or "" when absent.
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or("")
     }
 
     /// The value of header `name` the backend reported receiving (from a describing
