@@ -226,3 +226,16 @@ pub fn dig(dns: SocketAddr, name: &str, rtype: &str) -> Vec<String> {
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
 }
+
+/// A Python tool installed by `scripts/install-test-tools` (`aws`, `cfn-lint`,
+/// `moto_server`), in `$ALBLESS_TOOLS_DIR/venv/bin` (default
+/// `~/.cache/albless-tools`). Panics with the fix when it is missing: the tests that
+/// need a tool fail rather than pass without it.
+pub fn python_tool(name: &str) -> PathBuf {
+    let dir = std::env::var_os("ALBLESS_TOOLS_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/albless-tools")
+    });
+    let path = dir.join("venv/bin").join(name);
+    assert!(path.is_file(), "{} is missing: run scripts/install-test-tools", path.display());
+    path
+}
