@@ -19,7 +19,11 @@ pub struct AwsError {
 impl AwsError {
     /// An error of type `kind` with status `status`.
     pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> AwsError {
-        AwsError { status, kind, message: message.into() }
+        AwsError {
+            status,
+            kind,
+            message: message.into(),
+        }
     }
 
     /// The target names no operation this control address knows.
@@ -37,7 +41,10 @@ impl IntoResponse for AwsError {
         let body = serde_json::json!({ "__type": self.kind, "Message": self.message });
         (
             self.status,
-            [(axum::http::header::CONTENT_TYPE, "application/x-amz-json-1.1")],
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/x-amz-json-1.1",
+            )],
             serde_json::to_vec(&body).unwrap_or_default(),
         )
             .into_response()

@@ -7,7 +7,9 @@
 //! Requests are accepted whatever their `Host` header, since SDKs send some Cloud Map
 //! calls to a `data-` prefixed host (aws-behavior.md §3.1).
 
+pub mod ecs;
 mod error;
+pub mod servicediscovery;
 
 use albless_registry::Registry;
 use axum::Router;
@@ -29,6 +31,8 @@ pub const ECS_TARGET: &str = "AmazonEC2ContainerServiceV20141113";
 pub struct ApiState {
     /// The stack's registry.
     pub registry: Registry,
+    /// The stack's scheduler, for the ECS operations (`None`: they answer ServerException).
+    pub scheduler: Option<albless_scheduler::SchedulerHandle>,
 }
 
 /// The router serving AWS JSON 1.1 on `POST /`.
@@ -37,12 +41,17 @@ pub fn router(state: ApiState) -> Router {
 }
 
 async fn dispatch(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
-    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let (service, operation) = target.split_once('.').unwrap_or((target, ""));
     tracing::debug!(service, operation, "aws api call");
     let result = match service {
         // Handlers for each service are added beside this dispatcher (issues #4, #5).
-        SERVICEDISCOVERY_TARGET | ECS_TARGET => Err(AwsError::unknown_operation(operation)),
+        SERVICEDISCOVERY_TARGET => servicediscovery::handle(&state.registry, operation, &body),
+        ECS_TARGET => ecs::handle(state.scheduler.as_ref(), operation, &body),
+        ecs::ALBLESS_TARGET => ecs::handle_local(state.scheduler.as_ref(), operation, &body),
         _ => Err(AwsError::unknown_operation(target)),
     };
     let _ = (&state, &body);
@@ -55,7 +64,10 @@ async fn dispatch(State(state): State<ApiState>, headers: HeaderMap, body: Bytes
 /// A successful AWS JSON 1.1 response.
 pub fn json_response(value: serde_json::Value) -> Response {
     (
-        [(axum::http::header::CONTENT_TYPE, "application/x-amz-json-1.1")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/x-amz-json-1.1",
+        )],
         serde_json::to_vec(&value).unwrap_or_default(),
     )
         .into_response()

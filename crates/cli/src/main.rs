@@ -1,6 +1,15 @@
 //! The `albless` binary: parses the command line, runs one command, maps failures to
 //! exit codes. Each command lives in its own module; this file only dispatches.
 
+mod control;
+mod cost;
+mod deploy;
+mod logs;
+mod scale;
+mod sleep;
+mod spot_interrupt;
+mod status;
+mod synth;
 mod up;
 mod validate;
 
@@ -24,6 +33,25 @@ struct Cli {
 enum Command {
     /// Run the stack locally: gateway, registry with DNS, and the services' tasks.
     Up(up::UpArgs),
+    /// What the stack costs a month on AWS, line by line, next to the same service
+    /// behind an ALB.
+    Cost(cost::CostArgs),
+    /// The running stack's services, deployments and tasks (state, health, IP, age).
+    Status(status::StatusArgs),
+    /// Set a service's desired count and wait for it.
+    Scale(scale::ScaleArgs),
+    /// Roll out what changed in albless.toml as new task definition revisions.
+    Deploy(deploy::DeployArgs),
+    /// Show a service's task output from the state folder's log files.
+    Logs(logs::LogsArgs),
+    /// Scale every service to zero, remembering the desired counts.
+    Sleep(sleep::SleepArgs),
+    /// Bring every service back to the counts `sleep` remembered.
+    Wake(sleep::SleepArgs),
+    /// Simulate a Fargate Spot interruption of a FARGATE_SPOT task.
+    SpotInterrupt(spot_interrupt::SpotInterruptArgs),
+    /// Write the CloudFormation template that deploys the stack on AWS.
+    Synth(synth::SynthArgs),
     /// Check an albless.toml and report every problem with its line and column.
     Validate {
         /// The stack file.
@@ -37,6 +65,15 @@ fn main() -> ExitCode {
     init_tracing();
     let result = match cli.command {
         Command::Up(args) => up::run(args),
+        Command::Cost(args) => cost::run(args),
+        Command::Status(args) => status::run(args),
+        Command::Scale(args) => scale::run(args),
+        Command::Deploy(args) => deploy::run(args),
+        Command::Logs(args) => logs::run(args),
+        Command::Sleep(args) => sleep::sleep(args),
+        Command::Wake(args) => sleep::wake(args),
+        Command::SpotInterrupt(args) => spot_interrupt::run(args),
+        Command::Synth(args) => synth::run(args),
         Command::Validate { file } => validate::run(&file),
     };
     match result {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use albless_gateway::{Gateway, GatewayConfig};
 use albless_registry::dns::DnsServer;
-use albless_registry::{Registry, ServiceConfig};
+use albless_registry::{Registry, RegistryOptions, ServiceConfig};
 use albless_scheduler::{Scheduler, SchedulerOptions, TaskEvent};
 use albless_spec::{RecordType, Stack};
 use anyhow::Context as _;
@@ -57,12 +57,15 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
-    let state_dir = args.state_dir.clone().unwrap_or_else(|| stack.dir.join(".albless"));
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| stack.dir.join(".albless"));
     let log_dir = state_dir.join("logs");
     std::fs::create_dir_all(&log_dir)
         .with_context(|| format!("cannot create the state folder {}", log_dir.display()))?;
 
-    let registry = registry_for(&stack)?;
+    let registry = registry_for(&stack, &state_dir)?;
 
     let dns_addr = args.dns_listen.unwrap_or(stack.discovery.dns_listen);
     let dns = DnsServer::bind(registry.clone(), dns_addr)
@@ -78,13 +81,19 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
 
     let control = tokio::net::TcpListener::bind(args.control_listen)
         .await
-        .with_context(|| format!("cannot listen for the control API on {}", args.control_listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen for the control API on {}",
+                args.control_listen
+            )
+        })?;
     let control_addr = control.local_addr()?;
 
     let run_file = state_dir.join("run.json");
     let run_info = serde_json::json!({
         "pid": std::process::id(),
         "stack": stack.name,
+        "region": stack.region,
         "gateway": format!("http://{gateway_addr}"),
         "dns": dns_addr.to_string(),
         "control": format!("http://{control_addr}"),
@@ -92,7 +101,11 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     std::fs::write(&run_file, serde_json::to_vec_pretty(&run_info)?)
         .with_context(|| format!("cannot write {}", run_file.display()))?;
 
-    println!("albless: stack `{}` from {}", stack.name, stack.path.display());
+    println!(
+        "albless: stack `{}` from {}",
+        stack.name,
+        stack.path.display()
+    );
     println!("gateway: http://{gateway_addr}");
     println!("dns: {dns_addr} (namespace {})", stack.discovery.namespace);
     println!("control: http://{control_addr}");
@@ -106,8 +119,11 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let options = SchedulerOptions {
         log_dir,
-        exe_dir: std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)),
+        exe_dir: std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(PathBuf::from)),
         echo_output: !args.quiet_tasks,
+        state_file: Some(state_dir.join("scheduler.json")),
     };
     let scheduler = Scheduler::new(stack.clone(), registry.clone(), options);
     let events = scheduler.events();
@@ -119,7 +135,11 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     let gateway_task = tokio::spawn(gateway.serve(listener, async move {
         let _ = gw_shutdown.wait_for(|s| *s).await;
     }));
-    let api = albless_api::router(albless_api::ApiState { registry: registry.clone() });
+    let scheduler_handle = scheduler.handle();
+    let api = albless_api::router(albless_api::ApiState {
+        registry: registry.clone(),
+        scheduler: Some(scheduler_handle.clone()),
+    });
     let mut api_shutdown = shutdown_rx.clone();
     let control_task = tokio::spawn(async move {
         axum::serve(control, api)
@@ -143,20 +163,34 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The registry of a stack: its namespace and one Cloud Map service per service, with
-/// the custom health check ECS service discovery uses.
-fn registry_for(stack: &Stack) -> anyhow::Result<Registry> {
-    let registry = Registry::new();
+/// The registry of a stack, kept in `<state_dir>/registry.redb`: its namespace and one
+/// Cloud Map service per service, created unless the store already holds them (what
+/// API clients created survives a restart; task instances are registered again).
+fn registry_for(stack: &Stack, state_dir: &std::path::Path) -> anyhow::Result<Registry> {
+    let options = RegistryOptions {
+        region: stack.region.clone(),
+        health_propagation: stack.discovery.health_propagation,
+        ..RegistryOptions::default()
+    };
+    let path = state_dir.join("registry.redb");
+    let registry = Registry::open(&path, options)
+        .with_context(|| format!("cannot open the registry store {}", path.display()))?;
     let ns = &stack.discovery.namespace;
-    registry.create_namespace(ns)?;
+    registry.ensure_namespace(ns)?;
     let (srv, a) = match stack.discovery.record_type {
         RecordType::Srv => (true, false),
         RecordType::A => (false, true),
         RecordType::SrvAndA => (true, true),
     };
     for name in stack.services.keys() {
-        let config = ServiceConfig { srv, a, ttl: stack.discovery.ttl, custom_health: true };
-        registry.create_service(ns, name, config)?;
+        let custom_health = stack.discovery.custom_health_check;
+        let config = ServiceConfig {
+            srv,
+            a,
+            ttl: stack.discovery.ttl,
+            custom_health,
+        };
+        registry.ensure_service(ns, name, config)?;
     }
     Ok(registry)
 }
@@ -165,15 +199,30 @@ async fn print_events(mut events: tokio::sync::broadcast::Receiver<TaskEvent>, n
     use tokio::sync::broadcast::error::RecvError;
     loop {
         match events.recv().await {
-            Ok(TaskEvent::Started { service, task_id, addr, pid }) => {
+            Ok(TaskEvent::Started {
+                service,
+                task_id,
+                addr,
+                pid,
+            }) => {
                 println!("task {service}/{task_id} started at {addr} (pid {pid})");
             }
-            Ok(TaskEvent::Healthy { service, task_id, addr, pid }) => {
+            Ok(TaskEvent::Healthy {
+                service,
+                task_id,
+                addr,
+                pid,
+            }) => {
                 println!(
                     "task {service}/{task_id} healthy at {addr} (pid {pid}), registered in {service}.{namespace}"
                 );
             }
-            Ok(TaskEvent::Stopped { service, task_id, stop_code, reason }) => {
+            Ok(TaskEvent::Stopped {
+                service,
+                task_id,
+                stop_code,
+                reason,
+            }) => {
                 println!("task {service}/{task_id} stopped ({stop_code}): {reason}");
             }
             Err(RecvError::Lagged(_)) => continue,

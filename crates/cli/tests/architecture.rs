@@ -20,5 +20,8 @@ fn architecture_md_maps_every_crate_and_only_real_ones() {
         .filter(|e| e.path().join("Cargo.toml").is_file())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(named, actual, "crates named in ARCHITECTURE.md vs crates/ folders");
+    assert_eq!(
+        named, actual,
+        "crates named in ARCHITECTURE.md vs crates/ folders"
+    );
 }

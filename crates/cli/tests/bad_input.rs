@@ -31,12 +31,25 @@ fn check(cmd: &str, text: &str, line: usize, column: usize, field: &str, message
     }
     let out = command.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{cmd}: exit code 2 for:\n{text}\nstderr:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{cmd}: exit code 2 for:\n{text}\nstderr:\n{stderr}"
+    );
     let first = stderr.lines().next().unwrap_or_default();
     let prefix = format!("error: {}:{line}:{column}: {field}: ", file.display());
-    assert!(first.starts_with(&prefix), "{cmd}: want `{prefix}...`, got `{first}`");
-    assert!(first.contains(message), "{cmd}: want `{message}` in `{first}`");
-    assert!(!dir.path().join(".albless").exists(), "{cmd}: nothing started, no state written");
+    assert!(
+        first.starts_with(&prefix),
+        "{cmd}: want `{prefix}...`, got `{first}`"
+    );
+    assert!(
+        first.contains(message),
+        "{cmd}: want `{message}` in `{first}`"
+    );
+    assert!(
+        !dir.path().join(".albless").exists(),
+        "{cmd}: nothing started, no state written"
+    );
     assert!(out.stdout.is_empty(), "{cmd}: nothing printed on stdout");
 }
 
@@ -50,26 +63,77 @@ fn the_good_file_is_valid() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("albless.toml");
     std::fs::write(&file, GOOD).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_albless")).arg("validate").arg(&file).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_albless"))
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let example = albless_testkit::workspace_root().join("examples/hello/albless.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_albless")).arg("validate").arg(&example).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_albless"))
+        .arg("validate")
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn each_kind_of_bad_input_is_located() {
     for cmd in ["validate", "up"] {
         // Unknown key, with a hint.
-        check(cmd, &edit("port = 8080", "prot = 8080"), 12, 1, "services.backend.prot", "unknown");
+        check(
+            cmd,
+            &edit("port = 8080", "prot = 8080"),
+            12,
+            1,
+            "services.backend.prot",
+            "unknown",
+        );
         // Wrong type.
-        check(cmd, &edit("port = 8080", "port = \"8080\""), 12, 8, "services.backend.port", "");
+        check(
+            cmd,
+            &edit("port = 8080", "port = \"8080\""),
+            12,
+            8,
+            "services.backend.port",
+            "",
+        );
         // Out of range.
-        check(cmd, &edit("desired_count = 2", "desired_count = 5000"), 13, 17, "services.backend.desired_count", "");
+        check(
+            cmd,
+            &edit("desired_count = 2", "desired_count = 5000"),
+            13,
+            17,
+            "services.backend.desired_count",
+            "",
+        );
         // Route to an unknown service.
-        check(cmd, &edit("service = \"backend\"", "service = \"nope\""), 8, 26, "api.routes.\"$default\".service", "nope");
+        check(
+            cmd,
+            &edit("service = \"backend\"", "service = \"nope\""),
+            8,
+            26,
+            "api.routes.\"$default\".service",
+            "nope",
+        );
         // Not TOML at all.
-        check(cmd, &edit("port = 8080", "port = = 8080"), 12, 8, "services.backend.port", "");
+        check(
+            cmd,
+            &edit("port = 8080", "port = = 8080"),
+            12,
+            8,
+            "services.backend.port",
+            "",
+        );
     }
 }
 
@@ -78,10 +142,20 @@ fn the_rendered_error_shows_the_line_and_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("albless.toml");
     std::fs::write(&file, edit("port = 8080", "prot = 8080")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_albless")).arg("validate").arg(&file).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_albless"))
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("prot = 8080"), "snippet of the line: {stderr}");
-    assert!(stderr.contains("help:") && stderr.contains("port"), "hint: {stderr}");
+    assert!(
+        stderr.contains("prot = 8080"),
+        "snippet of the line: {stderr}"
+    );
+    assert!(
+        stderr.contains("help:") && stderr.contains("port"),
+        "hint: {stderr}"
+    );
 }
 
 #[test]

@@ -12,7 +12,11 @@ fn example() -> PathBuf {
 }
 
 fn start() -> Up {
-    let up = Up::start(env!("CARGO_BIN_EXE_albless").as_ref(), &example(), &["--quiet-tasks"]);
+    let up = Up::start(
+        env!("CARGO_BIN_EXE_albless").as_ref(),
+        &example(),
+        &["--quiet-tasks"],
+    );
     let tasks = up.wait_healthy(2, Duration::from_secs(30));
     assert_eq!(tasks.len(), 2, "two healthy tasks: {:?}", up.lines());
     up
@@ -26,8 +30,11 @@ fn call(agent: &ureq::Agent, up: &Up, path: &str) -> (u16, Option<String>, Optio
         .call()
         .expect("the gateway answers");
     let status = resp.status().as_u16();
-    let request_id =
-        resp.headers().get("apigw-requestid").and_then(|v| v.to_str().ok()).map(String::from);
+    let request_id = resp
+        .headers()
+        .get("apigw-requestid")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     let body = resp.body_mut().read_to_string().unwrap_or_default();
     let task = serde_json::from_str::<serde_json::Value>(&body)
         .ok()
@@ -44,14 +51,17 @@ fn requests_spread_over_both_replicas() {
         let (status, task, request_id) = call(&agent, &up, &format!("/hello?i={i}"));
         assert_eq!(status, 200);
         assert!(request_id.is_some(), "apigw-requestid on every response");
-        *per_task.entry(task.expect("the sample app names its task")).or_default() += 1;
+        *per_task
+            .entry(task.expect("the sample app names its task"))
+            .or_default() += 1;
     }
     assert_eq!(per_task.len(), 2, "both replicas answered: {per_task:?}");
     for (task, n) in &per_task {
         assert!(*n > 40, "task {task} got {n} of 200 requests (want > 20 %)");
     }
     // The article's demo: two different task IP addresses in the answers.
-    let ips: std::collections::HashSet<_> = up.healthy_tasks().iter().map(|t| t.addr.ip()).collect();
+    let ips: std::collections::HashSet<_> =
+        up.healthy_tasks().iter().map(|t| t.addr.ip()).collect();
     assert_eq!(ips.len(), 2);
 }
 
@@ -71,7 +81,11 @@ fn dns_answers_srv_and_a_for_the_service() {
     let srv = dig(up.dns, "backend.ecs.local", "SRV");
     assert_eq!(srv.len(), 2, "two SRV records: {srv:?}");
     for task in &tasks {
-        let expected = format!("1 1 {} {}.backend.ecs.local.", task.addr.port(), task.task_id);
+        let expected = format!(
+            "1 1 {} {}.backend.ecs.local.",
+            task.addr.port(),
+            task.task_id
+        );
         assert!(srv.contains(&expected), "SRV {expected} in {srv:?}");
     }
     let mut a = dig(up.dns, "backend.ecs.local", "A");
@@ -95,7 +109,10 @@ fn a_killed_task_is_deregistered_and_replaced_without_502() {
         let agent = http();
         let mut statuses: HashMap<u16, usize> = HashMap::new();
         while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-            let status = agent.get(format!("{gateway}/load")).call().map(|r| r.status().as_u16());
+            let status = agent
+                .get(format!("{gateway}/load"))
+                .call()
+                .map(|r| r.status().as_u16());
             *statuses.entry(status.unwrap_or(0)).or_default() += 1;
         }
         statuses
@@ -111,18 +128,27 @@ fn a_killed_task_is_deregistered_and_replaced_without_502() {
         if !dig(up.dns, "backend.ecs.local", "A").contains(&victim_ip) {
             break;
         }
-        assert!(killed_at.elapsed() < Duration::from_secs(2), "still registered after 2 s");
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(2),
+            "still registered after 2 s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 
     // A replacement is healthy and registered within 10 s.
     let replacement = up
         .wait_line(Duration::from_secs(10), |l| {
-            (l.starts_with("task backend/") && l.contains(" healthy at ") && !l.contains(&tasks[0].task_id) && !l.contains(&tasks[1].task_id))
-                .then(|| l.to_string())
+            (l.starts_with("task backend/")
+                && l.contains(" healthy at ")
+                && !l.contains(&tasks[0].task_id)
+                && !l.contains(&tasks[1].task_id))
+            .then(|| l.to_string())
         })
         .expect("a replacement task got healthy within 10 s");
-    assert!(killed_at.elapsed() < Duration::from_secs(10), "{replacement}");
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(10),
+        "{replacement}"
+    );
     let a = dig(up.dns, "backend.ecs.local", "A");
     assert_eq!(a.len(), 2, "two tasks registered again: {a:?}");
 
@@ -130,8 +156,14 @@ fn a_killed_task_is_deregistered_and_replaced_without_502() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let statuses = traffic.join().unwrap();
     assert!(!statuses.contains_key(&502), "no 502 ever: {statuses:?}");
-    assert!(!statuses.contains_key(&0), "every request got an answer: {statuses:?}");
-    assert!(statuses.get(&200).copied().unwrap_or(0) > 10, "{statuses:?}");
+    assert!(
+        !statuses.contains_key(&0),
+        "every request got an answer: {statuses:?}"
+    );
+    assert!(
+        statuses.get(&200).copied().unwrap_or(0) > 10,
+        "{statuses:?}"
+    );
 }
 
 #[test]
@@ -152,7 +184,9 @@ fn sigterm_stops_everything_cleanly() {
     let mut up = start();
     let pids: Vec<u32> = up.started_tasks().iter().map(|t| t.pid).collect();
     up.signal("TERM");
-    let status = up.wait_exit(Duration::from_secs(40)).expect("albless exits after SIGTERM");
+    let status = up
+        .wait_exit(Duration::from_secs(40))
+        .expect("albless exits after SIGTERM");
     assert!(status.success(), "exit status {status}");
     for pid in pids {
         assert!(!process_alive(pid), "task process {pid} outlived albless");

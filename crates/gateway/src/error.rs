@@ -5,7 +5,15 @@
 //! custom gateway responses (§1.5), so the bodies are static and cost no allocation.
 //! `content-type: application/json` is assumed [INF, §1.6].
 //!
-//! Known limits: 413 (payload over 10 MB) and 429 (throttling) are not produced yet.
+//! The two size limits answer with the plain-text messages AWS's front end was seen
+//! sending (§1.6): `HTTP content length exceeded 10485760 bytes.` with 413 (I-LGTM10,
+//! seen on a REST API; unverified for HTTP API) and `HTTP header is larger than 10240
+//! bytes.` (reported for API Gateway in 2021, B-NTSBLOG:
+//! https://ntsblog.homedev.com.au/index.php/2021/03/09/aws-api-gateway-http-header-is-larger-than-10240-bytes/).
+//! The status of the latter was not reported; 431 (RFC 6585 §5) is our choice [INF].
+//!
+//! Known limits: the `$context.error.responseType` names are REST API's gateway
+//! response types, since HTTP API documents none [INF].
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,7 +21,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
-use http_body_util::Full;
+
+use crate::body::ResponseBody;
 
 /// A request the gateway could not pass to an instance.
 #[derive(Debug, thiserror::Error)]
@@ -35,15 +44,30 @@ pub(crate) enum GatewayError {
         /// The route's service.
         service: String,
     },
+    /// The request line and header values add up to more than HTTP API accepts.
+    #[error("request line and headers are {size} bytes, over the 10240 byte limit")]
+    HeadersTooLarge {
+        /// Their size as counted (§1.5: request line plus header values).
+        size: usize,
+    },
+    /// The request body is larger than the 10 MB payload limit.
+    #[error("request body over the 10 MB payload limit")]
+    PayloadTooLarge,
+    /// The route's token bucket is empty.
+    #[error("route `{route_key}` throttled")]
+    Throttled {
+        /// The throttled route.
+        route_key: String,
+    },
     /// The chosen instance could not be reached, or failed before sending a response
     /// head (refused, reset, closed).
     #[error("instance {instance} failed before responding")]
     Upstream {
         /// The chosen instance.
         instance: SocketAddr,
-        /// What the HTTP client reported.
+        /// What the connection to it reported.
         #[source]
-        source: hyper_util::client::legacy::Error,
+        source: crate::pool::UpstreamError,
     },
     /// The chosen instance sent no response head within the integration timeout.
     #[error("instance {instance} did not respond within {timeout:?}")]
@@ -53,11 +77,12 @@ pub(crate) enum GatewayError {
         /// The integration timeout that passed.
         timeout: Duration,
     },
-    /// The request to the instance could not be built (a bug, not bad input).
-    #[error("request to instance {instance} could not be built")]
+    /// The request to the instance could not be built: a mapped path that is not a
+    /// valid URI path, or a bug.
+    #[error("request to the instance could not be built")]
     Internal {
-        /// The chosen instance.
-        instance: SocketAddr,
+        /// The chosen instance, if one was chosen.
+        instance: Option<SocketAddr>,
         /// What `http` reported.
         #[source]
         source: http::Error,
@@ -66,14 +91,40 @@ pub(crate) enum GatewayError {
 
 impl GatewayError {
     /// The response HTTP API sends for this error (the caller adds `apigw-requestid`).
-    pub(crate) fn to_response(&self) -> Response<Full<Bytes>> {
+    pub(crate) fn to_response(&self) -> Response<ResponseBody> {
         let (status, body) = self.status_and_body();
-        let mut response = Response::new(Full::new(body));
+        let content_type = if body.starts_with(b"{") {
+            "application/json"
+        } else {
+            "text/plain"
+        };
+        let mut response = Response::new(ResponseBody::full(body));
         *response.status_mut() = status;
         response
             .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         response
+    }
+
+    /// `$context.error.message` and `$context.error.responseType` for this error.
+    pub(crate) fn log_fields(&self) -> (&'static str, &'static str) {
+        match self {
+            GatewayError::NoRoute => ("Not Found", "RESOURCE_NOT_FOUND"),
+            GatewayError::HeadersTooLarge { .. } => (
+                "HTTP header is larger than 10240 bytes.",
+                "REQUEST_TOO_LARGE",
+            ),
+            GatewayError::PayloadTooLarge => (
+                "HTTP content length exceeded 10485760 bytes.",
+                "REQUEST_TOO_LARGE",
+            ),
+            GatewayError::Throttled { .. } => ("Too Many Requests", "THROTTLED"),
+            GatewayError::ServiceNotFound { .. }
+            | GatewayError::NoInstance { .. }
+            | GatewayError::Upstream { .. } => ("Service Unavailable", "INTEGRATION_FAILURE"),
+            GatewayError::Timeout { .. } => ("Service Unavailable", "INTEGRATION_TIMEOUT"),
+            GatewayError::Internal { .. } => ("Internal Server Error", "INTEGRATION_FAILURE"),
+        }
     }
 
     /// The status and JSON body HTTP API answers with for this error.
@@ -83,6 +134,20 @@ impl GatewayError {
             GatewayError::NoRoute => (
                 StatusCode::NOT_FOUND,
                 Bytes::from_static(br#"{"message":"Not Found"}"#),
+            ),
+            // §1.5, §6.14 (see the module docs for the bodies).
+            GatewayError::HeadersTooLarge { .. } => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                Bytes::from_static(b"HTTP header is larger than 10240 bytes."),
+            ),
+            GatewayError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Bytes::from_static(b"HTTP content length exceeded 10485760 bytes."),
+            ),
+            // §1.5, §1.6: an empty token bucket -> 429 with this body [DOC code, OBS body].
+            GatewayError::Throttled { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Bytes::from_static(br#"{"message":"Too Many Requests"}"#),
             ),
             // §1.6, §2.2, §6.3, §6.4, §6.8: no healthy instance, a connection failure and
             // an integration timeout all reach the client as 503, never 502 or 504. A

@@ -10,9 +10,15 @@
 //! Each request runs in a DEBUG span `request` with the fields `request_id`, `method`,
 //! `path`, `route_key`, `status`, `instance` and `latency_ms` (time to the response head).
 //!
-//! Known limits: only the `$default` stage exists (no stage prefix in paths, §1.1); CORS,
-//! throttling, parameter mapping, payload limits, access logs and the discovery cache of
-//! §2.2 are not implemented yet; the listener is plain HTTP, not TLS.
+//! Everything the HTTP API's stage and routes configure is applied (see the module docs
+//! for each): named stages (`proxy`), parameter mapping (`mapping`), CORS (`cors`),
+//! throttling (`throttle`), the 10 MB payload and 10,240-byte header limits (`body`,
+//! `error`), the access log (`access_log`), the discovery lag of §2.2 and, beyond AWS
+//! and opt-in, retries and passive health (`discovery`). Gateway errors are mapped to
+//! responses in one place, `error`.
+//!
+//! Known limits: the listener is plain HTTP, not TLS; stage variables, authorizers and
+//! custom domains do not exist.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,99 +29,95 @@ use std::time::Duration;
 
 use albless_registry::Registry;
 use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 
+mod access_log;
+mod body;
+mod config;
+mod context;
+mod cors;
+mod discovery;
 mod error;
+mod mapping;
+mod pool;
 mod proxy;
 mod request_id;
 mod routes;
+mod throttle;
 
+pub use config::GatewayConfig;
+
+use access_log::{AccessLogger, LogReceiver};
+use cors::CorsPolicy;
+use discovery::{Discovery, Outliers};
+use mapping::Mappings;
+use pool::Pool;
 use proxy::{ConnInfo, Proxy};
-use routes::RouteTable;
-
-/// What the gateway serves: the routes of the HTTP API and where their services live.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GatewayConfig {
-    /// Cloud Map namespace the routes' services live in.
-    pub namespace: String,
-    /// Routes: key -> service name.
-    pub routes: Vec<albless_spec::Route>,
-    /// Integration timeout (HTTP API default 30 s, range 50 ms..=30 s).
-    pub integration_timeout: Duration,
-}
-
-impl GatewayConfig {
-    /// HTTP API's default integration timeout, which is also its maximum (§1.5).
-    pub const DEFAULT_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
-    /// The shortest integration timeout HTTP API accepts (`TimeoutInMillis` 50, §1.5).
-    pub const MIN_INTEGRATION_TIMEOUT: Duration = Duration::from_millis(50);
-
-    /// The gateway configuration of `stack`: its routes, its discovery namespace and the
-    /// default integration timeout (albless.toml has no setting for it yet).
-    pub fn from_stack(stack: &albless_spec::Stack) -> GatewayConfig {
-        GatewayConfig {
-            namespace: stack.discovery.namespace.clone(),
-            routes: stack.api.routes.clone(),
-            integration_timeout: Self::DEFAULT_INTEGRATION_TIMEOUT,
-        }
-    }
-}
+use routes::{RouteTable, RouteTarget};
+use throttle::Bucket;
 
 /// The gateway: a compiled route table, a registry handle and a pooled HTTP client,
 /// ready to serve a listener. Building one does no I/O.
 pub struct Gateway {
     proxy: Arc<Proxy>,
+    /// The access log's lines and file, until `serve` starts the writer.
+    access_log: Option<(LogReceiver, Option<std::path::PathBuf>)>,
 }
 
-/// How long an idle pooled connection to an instance is kept. Below Node.js's default
-/// `server.keepAliveTimeout` (5 s), the shortest common server default, so the gateway
-/// rarely sends a request on a connection the instance is closing (which would fail as
-/// a 503, since nothing is retried on another connection, §2.2).
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
-
 impl Gateway {
-    /// Compiles `config.routes` and sets up the client to instances.
+    /// Compiles `config` (routes, throttles, mappings, CORS, log format) and sets up the
+    /// client to instances. Does no I/O: the access log file is opened by `serve`.
     ///
     /// The namespace name is compared as Cloud Map stores it (lower case, no trailing
-    /// dot). An integration timeout outside 50 ms..=30 s is clamped into that range, with
-    /// a warning, as HTTP API would reject it (§1.5).
+    /// dot). An integration timeout outside 50 ms..=30 s, the API's or a route's, is
+    /// clamped into that range, with a warning, as HTTP API would reject it (§1.5).
     pub fn new(config: GatewayConfig, registry: Registry) -> Gateway {
-        let timeout = config.integration_timeout.clamp(
-            GatewayConfig::MIN_INTEGRATION_TIMEOUT,
-            GatewayConfig::DEFAULT_INTEGRATION_TIMEOUT,
-        );
-        if timeout != config.integration_timeout {
-            tracing::warn!(
-                requested_ms = config.integration_timeout.as_millis(),
-                used_ms = timeout.as_millis(),
-                "integration timeout out of range, clamped"
-            );
-        }
+        let default_timeout = clamp_timeout(config.integration_timeout);
+        let base = tokio::time::Instant::now();
+        let routes = RouteTable::new(&config.routes, |route| {
+            let key = route.key.to_string();
+            // §1.5: a route's own limits, else the stage's default route settings.
+            let bucket = route
+                .throttle
+                .or(config.throttle)
+                .map(|limit| Bucket::new(limit, base));
+            let mappings =
+                Mappings::new(&key, &route.request_parameters, &route.response_parameters);
+            RouteTarget {
+                key: key.into(),
+                service: route.service.clone(),
+                timeout: route.timeout.map_or(default_timeout, clamp_timeout),
+                bucket,
+                mappings,
+            }
+        });
 
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            // The gateway sets `Host` itself (§1.3).
-            .set_host(false)
-            .build(connector);
+        let (access_log, log_receiver) = match &config.access_log {
+            Some(log) => {
+                let (logger, receiver) = AccessLogger::new(&log.format);
+                (Some(Arc::new(logger)), Some((receiver, log.file.clone())))
+            }
+            None => (None, None),
+        };
 
         let proxy = Proxy {
-            routes: RouteTable::new(&config.routes),
-            registry,
+            routes,
+            discovery: Discovery::new(registry, config.discovery_lag),
             namespace: config.namespace.trim_end_matches('.').to_ascii_lowercase(),
-            client,
-            timeout,
+            pool: Arc::new(Pool::new(Pool::IDLE_TIMEOUT)),
+            stage_name: config.stage.name().into(),
+            stage: config.stage,
+            cors: config.cors.as_ref().map(CorsPolicy::new),
+            access_log,
+            retry: config.retry_connect_failures,
+            outliers: config.outlier.map(Outliers::new),
         };
         Gateway {
             proxy: Arc::new(proxy),
+            access_log: log_receiver,
         }
     }
 
@@ -125,14 +127,20 @@ impl Gateway {
     /// After `shutdown` the listener is closed, idle connections are closed, and the call
     /// returns once every in-flight request has been answered; bound that wait with a
     /// timeout if it matters, since a streaming response may last long. Accept errors are
-    /// logged and do not end serving; the only error returned is failing to read the
-    /// listener's own address.
+    /// logged and do not end serving. Fails, before serving anything, when the
+    /// listener's own address cannot be read or the access log file cannot be opened.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         let local = listener.local_addr()?;
+        if let Some((lines, file)) = self.access_log {
+            access_log::open(file.as_deref(), lines)?;
+        }
+        // Aborted when serving ends, so the delayed view stops with the gateway.
+        let follower = self.proxy.discovery.follower().map(tokio::spawn);
+        let sweeper = tokio::spawn(sweep(self.proxy.pool.clone()));
         tracing::info!(listen = %local, "gateway listening");
 
         let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -176,9 +184,40 @@ impl Gateway {
         drop(listener);
         tracing::info!(listen = %local, connections = graceful.count(), "gateway draining");
         graceful.shutdown().await;
+        if let Some(follower) = follower {
+            follower.abort();
+        }
+        sweeper.abort();
         tracing::info!(listen = %local, "gateway stopped");
         Ok(())
     }
+}
+
+/// Closes idle connections to instances once they pass the pool's idle timeout, also
+/// those to instances no request goes to any more. Runs until aborted.
+async fn sweep(pool: Arc<Pool>) {
+    let mut every = tokio::time::interval(Pool::IDLE_TIMEOUT);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        pool.sweep();
+    }
+}
+
+/// `timeout` clamped into HTTP API's range, 50 ms..=30 s (§1.5), with a warning.
+fn clamp_timeout(timeout: Duration) -> Duration {
+    let clamped = timeout.clamp(
+        GatewayConfig::MIN_INTEGRATION_TIMEOUT,
+        GatewayConfig::DEFAULT_INTEGRATION_TIMEOUT,
+    );
+    if clamped != timeout {
+        tracing::warn!(
+            requested_ms = timeout.as_millis(),
+            used_ms = clamped.as_millis(),
+            "integration timeout out of range, clamped"
+        );
+    }
+    clamped
 }
 
 /// The addresses of one accepted connection. The gateway's own address is the

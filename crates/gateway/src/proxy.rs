@@ -1,54 +1,67 @@
-//! One request's way through the gateway: route, pick an instance from the registry
-//! snapshot, rewrite the headers, forward over the pooled client, stream the answer back.
+//! One request's way through the gateway: size limits, stage, CORS preflight, route,
+//! throttle, parameter mapping, pick an instance from the discovery view, rewrite the
+//! headers, forward over a pooled connection (retrying elsewhere when asked to), map the
+//! response, CORS headers, request id, access log.
 //!
-//! The hot path takes no lock (the snapshot is an `arc-swap` load), makes no system call
-//! beyond the proxied I/O (the id and the pick use thread-local or atomic state; the
-//! clock is read through the vDSO), and allocates little: the upstream authority, the
-//! `Forwarded` value and, for routes with parameters, the parameter list. Bodies stream
-//! both ways frame by frame; neither is buffered whole.
+//! The hot path takes no lock (the snapshot is an `arc-swap` load, a token bucket one
+//! compare-and-swap), makes no system call beyond the proxied I/O (the id and the pick
+//! use thread-local or atomic state; the clock is read through the vDSO), and allocates
+//! little: the upstream authority and the `Forwarded` value, plus the parameter list for
+//! routes with parameters; mappings and the access log allocate only when configured.
+//! Bodies stream both ways frame by frame; neither is buffered whole.
 //!
 //! Known limits: the integration timeout covers the time to the response head only (a
-//! body that stalls later is not cut off); discovery results are not cached, so a
-//! deregistered instance stops receiving requests at once, unlike AWS (§2.2, §6.2);
-//! upgrades (WebSocket) are not proxied, as HTTP APIs do not proxy them either; client
+//! body that stalls later is not cut off); a request body without `Content-Length` that
+//! grows past 10 MB is cut off when it does, so an instance that already answered sends
+//! its answer, while AWS would have buffered and refused the whole request; upgrades
+//! (WebSocket) are not proxied, as HTTP APIs do not proxy them either; client
 //! `X-Forwarded-*` headers pass through untouched (§6.9 leaves synthesizing them to a
-//! flag that does not exist yet).
+//! flag that does not exist yet); a retry (opt-in) is made only for a request without a
+//! body.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
-use albless_registry::Registry;
-use bytes::{Bytes, BytesMut};
+use albless_spec::Stage;
+use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::uri::{Authority, PathAndQuery, Scheme, Uri};
-use http::{Request, Response, Version};
-use http_body_util::{Either, Full};
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use rand::Rng;
+use http::request::Parts;
+use http::uri::{PathAndQuery, Uri};
+use http::{Method, Request, Response, Version};
+use hyper::body::{Body as _, Incoming};
 use tokio::time::Instant;
 use tracing::{Instrument, Span, field};
 
+use crate::access_log::{AccessLogger, PendingLine};
+use crate::body::{MAX_PAYLOAD, PayloadTooLarge, ResponseBody, UpstreamBody};
+use crate::context::Record;
+use crate::cors::CorsPolicy;
+use crate::discovery::{Discovery, Outliers, pick};
 use crate::error::GatewayError;
+use crate::mapping::RequestView;
+use crate::pool::Pool;
 use crate::request_id::RequestId;
 use crate::routes::RouteTable;
 
-/// The body of a response to a client: an instance's, streamed, or a gateway error's.
-pub(crate) type ResponseBody = Either<Incoming, Full<Bytes>>;
-
-/// The pooled HTTP/1.1 client to instances.
-pub(crate) type UpstreamClient = Client<HttpConnector, Incoming>;
+/// HTTP API's limit on the request line and header values together (§1.5, R-QUOTAS).
+pub(crate) const MAX_HEAD: usize = 10_240;
 
 /// Everything a request needs, built once and shared by every connection.
 pub(crate) struct Proxy {
     pub(crate) routes: RouteTable,
-    pub(crate) registry: Registry,
+    pub(crate) discovery: Discovery,
     pub(crate) namespace: String,
-    pub(crate) client: UpstreamClient,
-    pub(crate) timeout: Duration,
+    /// Keep-alive connections to instances.
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) stage: Stage,
+    /// `$context.stage`.
+    pub(crate) stage_name: Arc<str>,
+    pub(crate) cors: Option<CorsPolicy>,
+    pub(crate) access_log: Option<Arc<AccessLogger>>,
+    /// Retry idempotent requests on another instance when the connection fails.
+    pub(crate) retry: bool,
+    pub(crate) outliers: Option<Outliers>,
 }
 
 /// The two ends of a client's connection.
@@ -78,9 +91,19 @@ static HOP_BY_HOP: [HeaderName; 9] = [
     header::PROXY_AUTHENTICATE,
 ];
 
+/// `Via`, as HTTP API sends it (§1.3); a static, so cloning it copies no bytes.
+static VIA: HeaderValue = HeaderValue::from_static("HTTP/1.1 AmazonAPIGateway");
+
+/// What answering a request produced besides the response.
+#[derive(Default)]
+struct Outcome {
+    /// The gateway answered a CORS preflight itself.
+    preflight: bool,
+}
+
 impl Proxy {
-    /// Answers one request: the instance's response, or the gateway's own error
-    /// response; either way with an `apigw-requestid`.
+    /// Answers one request: the instance's response, or the gateway's own answer;
+    /// either way with an `apigw-requestid`.
     pub(crate) async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
@@ -98,19 +121,36 @@ impl Proxy {
             instance = field::Empty,
             latency_ms = field::Empty,
         );
+        let mut record = self
+            .access_log
+            .as_ref()
+            .map(|_| self.record(&req, id, conn));
+        let origin = match &self.cors {
+            Some(_) => req.headers().get(header::ORIGIN).cloned(),
+            None => None,
+        };
 
+        let mut outcome = Outcome::default();
         let result = self
-            .forward(req, conn, &span)
+            .answer(req, conn, id, &span, record.as_mut(), &mut outcome)
             .instrument(span.clone())
             .await;
         let mut response = match result {
-            Ok(response) => response.map(Either::Left),
+            Ok(response) => response,
             Err(err) => {
                 tracing::debug!(parent: &span, error = %Chain(&err), "gateway error");
-                err.to_response().map(Either::Right)
+                if let Some(record) = record.as_mut() {
+                    record.error = Some(err.log_fields());
+                }
+                err.to_response()
             }
         };
 
+        if let Some(cors) = &self.cors
+            && !outcome.preflight
+        {
+            cors.apply(response.headers_mut(), origin.as_ref());
+        }
         // The id is 16 base64 characters, always a valid header value.
         if let Ok(value) = HeaderValue::from_bytes(id.as_bytes()) {
             response
@@ -123,74 +163,357 @@ impl Proxy {
             u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
         );
         tracing::debug!(parent: &span, "request answered");
+
+        if let (Some(mut record), Some(logger)) = (record, &self.access_log) {
+            record.status = Some(response.status().as_u16());
+            response.body_mut().log_on_end(Box::new(PendingLine {
+                record,
+                logger: logger.clone(),
+                start,
+            }));
+        }
         response
     }
 
-    /// Routes `req`, picks an instance and forwards to it.
-    async fn forward(
+    /// What the access log and mappings know of `req` before it is answered.
+    fn record(&self, req: &Request<Incoming>, id: RequestId, conn: ConnInfo) -> Record {
+        let domain = match req.uri().authority() {
+            Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
+            None => req.headers().get(header::HOST).cloned(),
+        };
+        Record {
+            request_id: id,
+            method: req.method().clone(),
+            path: req.uri().path().to_string(),
+            source_ip: conn.client.ip(),
+            user_agent: req.headers().get(header::USER_AGENT).cloned(),
+            domain,
+            stage: self.stage_name.clone(),
+            request_time: std::time::SystemTime::now(),
+            route_key: None,
+            status: None,
+            response_length: None,
+            response_latency: None,
+            integration_latency: None,
+            integration_status: None,
+            integration_error: None,
+            error: None,
+        }
+    }
+
+    /// Everything between the request arriving and the response head leaving.
+    async fn answer(
         &self,
         req: Request<Incoming>,
         conn: ConnInfo,
+        id: RequestId,
         span: &Span,
-    ) -> Result<Response<Incoming>, GatewayError> {
-        let target = self
+        mut record: Option<&mut Record>,
+        outcome: &mut Outcome,
+    ) -> Result<Response<ResponseBody>, GatewayError> {
+        // §1.5, §6.14: the request line and header values, at most 10,240 bytes.
+        let size = head_size(&req);
+        if size > MAX_HEAD {
+            return Err(GatewayError::HeadersTooLarge { size });
+        }
+
+        // §1.1: a named stage is the first path segment; anything else is not found.
+        // The URI is cloned (a reference count) so the route can borrow its path while
+        // the request moves on.
+        let uri = req.uri().clone();
+        let route_path = self.route_path(uri.path()).ok_or(GatewayError::NoRoute)?;
+
+        // §1.7: preflights are answered before routing, with or without an OPTIONS route.
+        if let Some(cors) = &self.cors
+            && CorsPolicy::is_preflight(&req)
+        {
+            outcome.preflight = true;
+            return Ok(cors.preflight(req.headers().get(header::ORIGIN)));
+        }
+
+        let matched = self
             .routes
-            .find(req.method(), req.uri().path())
-            .ok_or(GatewayError::NoRoute)?
-            .target;
-        span.record("route_key", target.key.as_str());
+            .find(req.method(), route_path)
+            .ok_or(GatewayError::NoRoute)?;
+        let target = matched.target;
+        span.record("route_key", &*target.key);
+        if let Some(record) = record.as_mut() {
+            record.route_key = Some(target.key.clone());
+        }
 
-        // A lock-free load; the snapshot is dropped before any await.
-        let instance = {
-            let snapshot = self.registry.snapshot();
-            let service = snapshot
-                .service(&self.namespace, &target.service)
-                .ok_or_else(|| GatewayError::ServiceNotFound {
-                    namespace: self.namespace.clone(),
-                    service: target.service.clone(),
-                })?;
-            pick(&service.routable).ok_or_else(|| GatewayError::NoInstance {
-                service: target.service.clone(),
-            })?
+        // §1.5: the route's bucket; 429 when empty.
+        if let Some(bucket) = &target.bucket
+            && !bucket.try_acquire()
+        {
+            return Err(GatewayError::Throttled {
+                route_key: target.key.to_string(),
+            });
+        }
+
+        // §1.5: a declared body over 10 MB is refused before anything is sent.
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_PAYLOAD) {
+            return Err(GatewayError::PayloadTooLarge);
+        }
+
+        let (mut parts, body) = req.into_parts();
+
+        // §1.4: request parameter mapping, evaluated against the request as it came.
+        let mut mapped_path = None;
+        if target.mappings.has_request() {
+            let temp;
+            let rec: &Record = match record.as_deref() {
+                Some(r) => r,
+                None => {
+                    temp = self.record_from_parts(&parts, id, conn, &target.key);
+                    &temp
+                }
+            };
+            let view = RequestView {
+                headers: &parts.headers,
+                query: uri.query(),
+                path: route_path,
+                params: &matched.params,
+                record: rec,
+            };
+            let (path, ops) = target.mappings.apply_request(&view, uri.path());
+            mapped_path = path;
+            for op in ops {
+                op.apply(&mut parts.headers);
+            }
+        }
+        let path_and_query = match mapped_path {
+            Some(p) => PathAndQuery::try_from(p).map_err(|e| GatewayError::Internal {
+                instance: None,
+                source: e.into(),
+            })?,
+            // §1.3, §6.13: the full path, stage prefix included, and the query as sent.
+            None => uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
         };
-        span.record("instance", field::display(instance));
 
-        let req = upstream_request(req, instance, conn)
-            .map_err(|source| GatewayError::Internal { instance, source })?;
+        prepare_headers(&mut parts, conn);
+        let body = UpstreamBody::new(body);
+        // Only a bodiless idempotent request can be sent again (opt-in, beyond AWS).
+        let retry_template = (self.retry && is_idempotent(&parts.method) && body.is_end_stream())
+            .then(|| (parts.method.clone(), parts.headers.clone()));
 
-        // §1.5, §6.8: the integration timeout ends in 503, like a refused connection
-        // (§6.3); there is no retry on another instance (§2.2).
-        match tokio::time::timeout(self.timeout, self.client.request(req)).await {
-            Err(_) => Err(GatewayError::Timeout {
-                instance,
-                timeout: self.timeout,
-            }),
-            Ok(Err(source)) => Err(GatewayError::Upstream { instance, source }),
-            Ok(Ok(response)) => Ok(downstream_response(response)),
+        let started = Instant::now();
+        let deadline = started + target.timeout;
+        let mut tried: Vec<SocketAddr> = Vec::new();
+        let mut req = Some(Request::from_parts(parts, body));
+        let response = loop {
+            let instance = self.choose(&target.service, &tried)?;
+            span.record("instance", field::display(instance));
+            let upstream = match req.take() {
+                Some(mut upstream) => {
+                    *upstream.uri_mut() = Uri::from(path_and_query.clone());
+                    upstream
+                }
+                None => {
+                    // A retry: only reachable with a template.
+                    let Some((method, headers)) = &retry_template else {
+                        return Err(GatewayError::NoInstance {
+                            service: target.service.clone(),
+                        });
+                    };
+                    let mut upstream = Request::new(UpstreamBody::empty());
+                    *upstream.method_mut() = method.clone();
+                    *upstream.headers_mut() = headers.clone();
+                    *upstream.uri_mut() = Uri::from(path_and_query.clone());
+                    upstream
+                }
+            };
+
+            // §1.5, §6.8: the integration timeout ends in 503, like a refused
+            // connection (§6.3).
+            match tokio::time::timeout_at(deadline, self.pool.send(instance, upstream)).await {
+                Err(_) => {
+                    self.failed(instance);
+                    return Err(GatewayError::Timeout {
+                        instance,
+                        timeout: target.timeout,
+                    });
+                }
+                Ok(Ok(answered)) => {
+                    if let Some(outliers) = &self.outliers {
+                        outliers.success(instance);
+                    }
+                    break answered;
+                }
+                Ok(Err(source)) => {
+                    if is_payload_too_large(&source) {
+                        return Err(GatewayError::PayloadTooLarge);
+                    }
+                    // Passive health counts every failed attempt (refused, reset, closed).
+                    self.failed(instance);
+                    let connect = source.is_connect();
+                    if let Some(record) = record.as_mut() {
+                        record.integration_error = Some(Chain(&source).to_string());
+                    }
+                    // §2.2, §6.3: AWS does not retry; only the opt-in does, on another
+                    // instance, at most twice.
+                    if connect && retry_template.is_some() && tried.len() < 2 {
+                        tried.push(instance);
+                        tracing::debug!(instance = %instance, "connect failed, retrying elsewhere");
+                        continue;
+                    }
+                    return Err(GatewayError::Upstream { instance, source });
+                }
+            }
+        };
+
+        let (response, lease) = response;
+        let (mut head, body) = response.into_parts();
+        remove_hop_by_hop(&mut head.headers);
+        if let Some(record) = record.as_mut() {
+            record.integration_latency = Some(started.elapsed());
+            record.integration_status = Some(head.status.as_u16());
+        }
+        // §1.4: response mappings by the instance's status.
+        if target.mappings.has_response() {
+            let temp;
+            let rec: &Record = match record.as_deref() {
+                Some(r) => r,
+                None => {
+                    temp = self.record_from_parts_minimal(id, conn, &target.key);
+                    &temp
+                }
+            };
+            head.status = target
+                .mappings
+                .apply_response(head.status, &mut head.headers, rec);
+        }
+        Ok(Response::from_parts(head, ResponseBody::upstream(body, lease)))
+    }
+
+    /// The path with the stage prefix removed (`$request.path`), or `None` when the
+    /// request is not for this API's stage (§1.1).
+    fn route_path<'p>(&self, path: &'p str) -> Option<&'p str> {
+        let Some(stage) = self.stage.path_prefix() else {
+            return Some(path);
+        };
+        let rest = path.strip_prefix('/')?.strip_prefix(stage)?;
+        match rest {
+            "" => Some("/"),
+            rest if rest.starts_with('/') => Some(rest),
+            _ => None,
+        }
+    }
+
+    /// An instance of `service` not yet `tried` and not ejected; ejected ones are used
+    /// when nothing else is left (see `discovery`).
+    fn choose(&self, service: &str, tried: &[SocketAddr]) -> Result<SocketAddr, GatewayError> {
+        // A lock-free load; the snapshot is dropped before any await.
+        let snapshot = self.discovery.snapshot();
+        let view = snapshot.service(&self.namespace, service).ok_or_else(|| {
+            GatewayError::ServiceNotFound {
+                namespace: self.namespace.clone(),
+                service: service.to_string(),
+            }
+        })?;
+        let routable = &view.routable;
+        let fresh = |a: SocketAddr| !tried.contains(&a);
+        let picked = match &self.outliers {
+            None => pick(routable, fresh),
+            Some(outliers) => pick(routable, |a| fresh(a) && !outliers.is_ejected(a))
+                .or_else(|| pick(routable, fresh)),
+        };
+        picked.ok_or_else(|| GatewayError::NoInstance {
+            service: service.to_string(),
+        })
+    }
+
+    fn failed(&self, instance: SocketAddr) {
+        if let Some(outliers) = &self.outliers {
+            outliers.failure(instance);
+        }
+    }
+
+    /// A record for mapping values when the access log is off.
+    fn record_from_parts(
+        &self,
+        parts: &Parts,
+        id: RequestId,
+        conn: ConnInfo,
+        route_key: &Arc<str>,
+    ) -> Record {
+        let mut record = self.record_from_parts_minimal(id, conn, route_key);
+        record.method = parts.method.clone();
+        record.path = parts.uri.path().to_string();
+        record.user_agent = parts.headers.get(header::USER_AGENT).cloned();
+        record.domain = match parts.uri.authority() {
+            Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
+            None => parts.headers.get(header::HOST).cloned(),
+        };
+        record
+    }
+
+    fn record_from_parts_minimal(
+        &self,
+        id: RequestId,
+        conn: ConnInfo,
+        route_key: &Arc<str>,
+    ) -> Record {
+        Record {
+            request_id: id,
+            method: Method::GET,
+            path: String::new(),
+            source_ip: conn.client.ip(),
+            user_agent: None,
+            domain: None,
+            stage: self.stage_name.clone(),
+            request_time: std::time::SystemTime::now(),
+            route_key: Some(route_key.clone()),
+            status: None,
+            response_length: None,
+            response_latency: None,
+            integration_latency: None,
+            integration_status: None,
+            integration_error: None,
+            error: None,
         }
     }
 }
 
-/// One of `routable`, uniformly at random: API Gateway's choice among the instances
-/// DiscoverInstances returns is undocumented, and §2.1/§6.1 suggest uniform random.
-fn pick(routable: &[SocketAddr]) -> Option<SocketAddr> {
-    match routable {
-        [] => None,
-        [only] => Some(*only),
-        all => Some(all[rand::rng().random_range(0..all.len())]),
-    }
+/// RFC 9110 §9.2.2 idempotent methods.
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
 }
 
-/// The request as the instance receives it (aws-behavior.md §1.3, §6.9): same method,
-/// full path and query (the `$default` stage adds no prefix), HTTP/1.1, `Host` set to
-/// the instance, `Forwarded` and `Via` added, hop-by-hop headers removed.
-fn upstream_request(
-    req: Request<Incoming>,
-    instance: SocketAddr,
-    conn: ConnInfo,
-) -> Result<Request<Incoming>, http::Error> {
-    let (mut parts, body) = req.into_parts();
+/// Whether the client's request failed because its body passed the payload limit.
+fn is_payload_too_large(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.is::<PayloadTooLarge>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
 
+/// The request line (as HTTP/1.1 would send it) plus every header value, in bytes: what
+/// R-QUOTAS limits to 10,240 (header names are not counted, as the quota says values).
+fn head_size<B>(req: &Request<B>) -> usize {
+    let target = req.uri().path_and_query().map_or(1, |pq| pq.as_str().len());
+    let line = req.method().as_str().len() + 1 + target + " HTTP/1.1".len();
+    line + req.headers().values().map(HeaderValue::len).sum::<usize>()
+}
+
+/// The headers as the instance receives them (aws-behavior.md §1.3, §6.9): HTTP/1.1,
+/// `Forwarded` and `Via` added, hop-by-hop headers removed. The URI (origin form) is
+/// set per attempt, `Host` by the pool.
+fn prepare_headers(parts: &mut Parts, conn: ConnInfo) {
     // The client's host: HTTP/2's `:authority` (or an absolute-form target) wins over
     // `Host`, as RFC 9112 §3.2.2 says for the latter.
     let original_host = match parts.uri.authority() {
@@ -203,43 +526,18 @@ fn upstream_request(
     let forwarded = forwarded_value(conn, original_host);
 
     remove_hop_by_hop(&mut parts.headers);
-
-    // One buffer serves as URI authority and `Host` value: `<ip>:<port>` [INF, §1.3].
-    let authority = Bytes::from(instance.to_string());
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    parts.uri = Uri::builder()
-        .scheme(Scheme::HTTP)
-        .authority(Authority::from_maybe_shared(authority.clone())?)
-        .path_and_query(path_and_query)
-        .build()?;
     // §1.3: the integration is always called with HTTP/1.1, whatever the client spoke.
     parts.version = Version::HTTP_11;
     parts.extensions.clear();
 
-    let headers = &mut parts.headers;
-    headers.insert(header::HOST, HeaderValue::from_maybe_shared(authority)?);
     // Client-sent `Forwarded` and `Via` are reserved names in HTTP API (§1.3) and are
-    // replaced rather than appended to [INF].
-    headers.insert(
-        header::FORWARDED,
-        HeaderValue::from_maybe_shared(forwarded.freeze())?,
-    );
-    headers.insert(
-        header::VIA,
-        HeaderValue::from_static("HTTP/1.1 AmazonAPIGateway"),
-    );
-    Ok(Request::from_parts(parts, body))
-}
-
-/// The instance's response as the client receives it: unchanged but for hop-by-hop
-/// headers (§1.6: backend statuses and bodies are proxied as they are).
-fn downstream_response(mut response: Response<Incoming>) -> Response<Incoming> {
-    remove_hop_by_hop(response.headers_mut());
-    response
+    // replaced rather than appended to [INF]. `forwarded` is built from a `Display` of
+    // addresses and of a host that was itself a valid header value.
+    let headers = &mut parts.headers;
+    if let Ok(value) = HeaderValue::from_maybe_shared(forwarded.freeze()) {
+        headers.insert(header::FORWARDED, value);
+    }
+    headers.insert(header::VIA, VIA.clone());
 }
 
 /// `by=<gateway ip>;for=<client ip>;host=<client's host>;proto=http`, the shape HTTP API
@@ -398,21 +696,5 @@ mod tests {
         let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
         left.sort_unstable();
         assert_eq!(left, ["authorization", "x-end-to-end"]);
-    }
-
-    #[test]
-    fn pick_spreads_over_every_instance() {
-        let all: Vec<SocketAddr> = (1..=3)
-            .map(|i| SocketAddr::from(([127, 0, 0, i], 80)))
-            .collect();
-        assert_eq!(pick(&[]), None);
-        assert_eq!(pick(&all[..1]), Some(all[0]));
-        let mut counts = [0u32; 3];
-        for _ in 0..3000 {
-            let got = pick(&all).unwrap();
-            counts[all.iter().position(|a| *a == got).unwrap()] += 1;
-        }
-        // Each expects 1000; below 800 is over 7 standard deviations away.
-        assert!(counts.iter().all(|&c| c > 800), "{counts:?}");
     }
 }

@@ -18,9 +18,14 @@
 //! empty segments: the spec parser rejects them).
 
 use std::cmp::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
 use albless_spec::{Route, RouteKey, Segment};
 use http::Method;
+
+use crate::mapping::Mappings;
+use crate::throttle::Bucket;
 
 /// Routes compiled for matching, most specific first.
 #[derive(Debug)]
@@ -31,18 +36,38 @@ pub(crate) struct RouteTable {
     default: Option<RouteTarget>,
 }
 
-/// What a matched route leads to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a matched route leads to, with everything the route configures.
+#[derive(Debug)]
 pub(crate) struct RouteTarget {
     /// The route key as HTTP API prints it (`GET /pets/{id}`, `$default`): the
     /// `$context.routeKey` of the request.
-    pub(crate) key: String,
+    pub(crate) key: Arc<str>,
     /// The Cloud Map service the route's integration targets.
     pub(crate) service: String,
+    /// The route's integration timeout.
+    pub(crate) timeout: Duration,
+    /// The route's token bucket, if it is throttled.
+    pub(crate) bucket: Option<Bucket>,
+    /// The route's parameter mappings.
+    pub(crate) mappings: Mappings,
+}
+
+impl RouteTarget {
+    /// The bare target of `route`: no timeout of its own (30 s), no throttle, no mappings.
+    #[cfg(test)]
+    pub(crate) fn plain(route: &Route) -> RouteTarget {
+        RouteTarget {
+            key: route.key.to_string().into(),
+            service: route.service.clone(),
+            timeout: Duration::from_secs(30),
+            bucket: None,
+            mappings: Mappings::default(),
+        }
+    }
 }
 
 /// The route a request selected and the path parameters it bound.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) struct RouteMatch<'t, 'p> {
     /// The selected route.
     pub(crate) target: &'t RouteTarget,
@@ -65,16 +90,14 @@ struct CompiledRoute {
 }
 
 impl RouteTable {
-    /// Compiles `routes`. A method that is not a valid HTTP method token leaves its route
-    /// out (logged); the spec parser rejects such keys before they get here.
-    pub(crate) fn new(routes: &[Route]) -> RouteTable {
+    /// Compiles `routes`, each with the target `make_target` builds for it. A method
+    /// that is not a valid HTTP method token leaves its route out (logged); the spec
+    /// parser rejects such keys before they get here.
+    pub(crate) fn new(routes: &[Route], make_target: impl Fn(&Route) -> RouteTarget) -> RouteTable {
         let mut compiled = Vec::with_capacity(routes.len());
         let mut default = None;
         for route in routes {
-            let target = RouteTarget {
-                key: route.key.to_string(),
-                service: route.service.clone(),
-            };
+            let target = make_target(route);
             match &route.key {
                 // The first `$default` wins; the spec parser rejects a second one.
                 RouteKey::Default => {

@@ -88,11 +88,8 @@ async fn missing_service_is_503() {
     let gw = Harness::default_route().await;
     gw.register("a", a.addr);
     // A gateway over a namespace the registry does not have.
-    let config = albless_gateway::GatewayConfig {
-        namespace: "other.local".into(),
-        routes: vec![support::route("$default")],
-        integration_timeout: Duration::from_secs(1),
-    };
+    let config =
+        albless_gateway::GatewayConfig::new("other.local", vec![support::route("$default")]);
     let other = albless_gateway::Gateway::new(config, gw.registry.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -1,32 +1,59 @@
-//! The ECS model for local mode: services keep their desired number of tasks running,
-//! healthy and registered in the registry.
+//! The ECS model for local mode: task definitions with revisions, services with rolling
+//! deployments and a circuit breaker, tasks with ECS's lifecycle, capacity providers
+//! with Spot interruptions, scale to zero, and the task metadata endpoint
+//! (aws-behavior.md §4, §6).
 //!
-//! The flow of one task: the service's reconciler sees fewer live tasks than desired
-//! and asks the process driver to start one on its own loopback address (as each
-//! Fargate task gets its own ENI); once its health check passes the task is registered
-//! in Cloud Map with the attributes ECS sets; when it exits or turns unhealthy it is
-//! deregistered and replaced, with a backoff for tasks that never got healthy. Stopping
-//! is the reverse: deregister first, then SIGTERM, then SIGKILL after the stop timeout.
+//! The flow of one task: a service's reconciler ([`reconcile`]) sees fewer tasks than
+//! desired and starts one ([`task`]) on its own loopback address (as each Fargate task
+//! gets its own ENI); once its health check passes the task is registered in Cloud Map
+//! with the attributes ECS sets; when it exits or turns unhealthy it is deregistered and
+//! replaced, with a backoff for tasks that never got healthy. Stopping is the reverse:
+//! deregister, drain, SIGTERM, SIGKILL after the stop timeout.
 //!
-//! Every wait reads tokio's clock, so tests can run on a paused clock.
+//! [`SchedulerHandle`] is the scheduler's API (what the ECS API of the `api` crate
+//! calls). Every wait reads tokio's clock ([`Clock`]), so tests run on a paused clock.
+//! State worth keeping (desired counts, revisions, deployment history) is written to a
+//! file in the state folder and read back on the next start ([`persist`]).
 //!
-//! Known limits: deployments, scaling commands, lifecycle states beyond started /
-//! healthy / stopped and the ECS API come with issue #5; the Docker driver with #9.
+//! Known limits: only the process driver exists (Docker comes with issue #9); one
+//! container per task; scheduled scaling is applied by the caller through
+//! [`SchedulerHandle::apply_capacity`].
 
 mod addr;
+mod clock;
+pub mod deploy;
+mod handle;
 mod health;
+mod metadata;
+pub mod model;
+mod persist;
+pub mod placement;
 mod process;
-mod service;
+mod reconcile;
+mod state;
+mod task;
 
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use albless_registry::Registry;
 use albless_spec::Stack;
 use tokio::sync::{broadcast, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 pub use addr::AddressPool;
+pub use clock::Clock;
+pub use handle::{SchedulerError, SchedulerHandle};
+pub use model::*;
+pub use albless_spec::{HealthCheck, HealthCheckKind};
 
+use state::{State, StopRequest};
 
 /// Settings of a local scheduler that do not come from albless.toml.
 #[derive(Debug, Clone)]
@@ -38,6 +65,9 @@ pub struct SchedulerOptions {
     pub exe_dir: Option<PathBuf>,
     /// Echo task output to albless's stdout, prefixed with the service and task id.
     pub echo_output: bool,
+    /// The file desired counts, revisions and deployments are kept in across restarts;
+    /// `None` keeps nothing.
+    pub state_file: Option<PathBuf>,
 }
 
 /// Something that happened to a task, for the CLI to show.
@@ -45,7 +75,7 @@ pub struct SchedulerOptions {
 pub enum TaskEvent {
     /// The task's process started.
     Started {
-        /// Service name.
+        /// Service name (the family for a RunTask task).
         service: String,
         /// 32-hex task id.
         task_id: String,
@@ -71,51 +101,132 @@ pub enum TaskEvent {
         service: String,
         /// 32-hex task id.
         task_id: String,
-        /// ECS-style stop code (`EssentialContainerExited`, `TaskFailedToStart`,
-        /// `ServiceSchedulerInitiated`).
+        /// ECS stop code (`EssentialContainerExited`, `TaskFailedToStart`,
+        /// `ServiceSchedulerInitiated`, `UserInitiated`, `TerminationNotice`).
         stop_code: &'static str,
         /// Why, in words.
         reason: String,
     },
 }
 
+/// What every part of the scheduler shares.
+pub(crate) struct Shared {
+    pub stack: Arc<Stack>,
+    pub registry: Registry,
+    pub options: SchedulerOptions,
+    pub events: broadcast::Sender<TaskEvent>,
+    pub pool: AddressPool,
+    pub clock: Clock,
+    /// Activity marks per service: milliseconds since `clock_origin` of the last
+    /// request the gateway saw (scale to zero).
+    pub activity: HashMap<String, Arc<AtomicU64>>,
+    pub clock_origin: Instant,
+    pub state: Mutex<State>,
+    pub runners: Mutex<JoinSet<()>>,
+    /// Base URL of the task metadata endpoint, once bound.
+    pub metadata_base: OnceLock<String>,
+    /// Wakes the persistence writer.
+    pub persist: tokio::sync::Notify,
+}
+
+impl Shared {
+    /// The state, even if a panicking holder poisoned the lock.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Spawns the runner of task `id`.
+    pub fn spawn_runner(self: &Arc<Self>, id: String, control: watch::Receiver<Option<StopRequest>>) {
+        let sh = self.clone();
+        self.runners.lock().unwrap_or_else(|e| e.into_inner()).spawn(task::run(sh, id, control));
+        self.persist.notify_one();
+    }
+}
+
 /// The local ECS: one reconciler per service of a stack.
 pub struct Scheduler {
-    stack: Arc<Stack>,
-    registry: Registry,
-    options: SchedulerOptions,
-    events: broadcast::Sender<TaskEvent>,
+    shared: Arc<Shared>,
 }
 
 impl Scheduler {
     /// A scheduler for `stack`, registering tasks in `registry`. The stack's namespace
-    /// and services must already exist in the registry.
+    /// and services must already exist in the registry. With a state file from an
+    /// earlier run, desired counts, revisions and deployment history are restored; a
+    /// service whose albless.toml definition changed since gets a new revision.
     pub fn new(stack: Arc<Stack>, registry: Registry, options: SchedulerOptions) -> Scheduler {
         let (events, _) = broadcast::channel(1024);
-        Scheduler { stack, registry, options, events }
+        let clock = Clock::new();
+        let state = match options.state_file.as_deref().and_then(|p| persist::load(p, &stack, &clock)) {
+            Some(state) => state,
+            None => State::new(&stack, &clock),
+        };
+        let activity = stack.services.keys().map(|k| (k.clone(), Arc::new(AtomicU64::new(0)))).collect();
+        let shared = Arc::new(Shared {
+            stack,
+            registry,
+            options,
+            events,
+            pool: AddressPool::new(),
+            clock,
+            activity,
+            clock_origin: clock.now(),
+            state: Mutex::new(state),
+            runners: Mutex::new(JoinSet::new()),
+            metadata_base: OnceLock::new(),
+            persist: tokio::sync::Notify::new(),
+        });
+        Scheduler { shared }
     }
 
     /// Task events from now on.
     pub fn events(&self) -> broadcast::Receiver<TaskEvent> {
-        self.events.subscribe()
+        self.shared.events.subscribe()
+    }
+
+    /// A handle to the running scheduler (the ECS API's view of it).
+    pub fn handle(&self) -> SchedulerHandle {
+        SchedulerHandle::new(self.shared.clone())
     }
 
     /// Runs every service until `shutdown` turns true, then stops every task (each
     /// deregistered before it is signalled) and returns once all have exited.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
-        let pool = Arc::new(AddressPool::new());
-        let ctx = Arc::new(service::Context {
-            stack: self.stack.clone(),
-            registry: self.registry,
-            options: self.options,
-            events: self.events,
-            pool,
-        });
-        let mut set = tokio::task::JoinSet::new();
-        for name in self.stack.services.keys() {
-            set.spawn(service::run_service(ctx.clone(), name.clone(), shutdown.clone()));
+        let sh = self.shared;
+        match metadata::bind().await {
+            Ok(listener) => {
+                if let Ok(addr) = listener.local_addr() {
+                    let _ = sh.metadata_base.set(format!("http://{addr}"));
+                }
+                tokio::spawn(metadata::serve(listener, SchedulerHandle::new(sh.clone())));
+            }
+            Err(error) => tracing::warn!(%error, "cannot start the task metadata endpoint"),
+        }
+        let writer = tokio::spawn(persist::writer(sh.clone()));
+
+        let mut set = JoinSet::new();
+        let names: Vec<String> = sh.lock().services.keys().cloned().collect();
+        for name in names {
+            set.spawn(reconcile::run_service(sh.clone(), name, shutdown.clone()));
         }
         while set.join_next().await.is_some() {}
+
+        // Shutdown: every task is asked to stop (no drain), then awaited.
+        {
+            let st = sh.lock();
+            for entry in st.tasks.values() {
+                if entry.view.last_status != TaskStatus::Stopped {
+                    let _ = entry.control.send(Some(StopRequest {
+                        code: StopCode::ServiceSchedulerInitiated,
+                        reason: "albless is shutting down".into(),
+                        drain: std::time::Duration::ZERO,
+                    }));
+                }
+            }
+        }
+        let mut runners = std::mem::take(&mut *sh.runners.lock().unwrap_or_else(|e| e.into_inner()));
+        while runners.join_next().await.is_some() {}
+        writer.abort();
+        persist::save_now(&sh);
     }
 }
 

@@ -48,6 +48,10 @@ pub enum SpecError {
     /// Any other invalid value: a bad name, address or version, a duplicate route, ...
     #[error("{0}")]
     Invalid(Box<Located>),
+    /// Values that are each valid but cannot go together: a deployment that can never
+    /// complete, `vpc_id` without `subnet_ids`, `image` with `build`, ...
+    #[error("{0}")]
+    Conflict(Box<Located>),
 }
 
 /// Where a problem is and what it is: everything [`SpecError::render`] prints.
@@ -76,6 +80,7 @@ pub(crate) enum Kind {
     InvalidRouteKey,
     UnknownService,
     Invalid,
+    Conflict,
 }
 
 impl SpecError {
@@ -112,6 +117,7 @@ impl SpecError {
             Kind::InvalidRouteKey => Self::InvalidRouteKey(located),
             Kind::UnknownService => Self::UnknownService(located),
             Kind::Invalid => Self::Invalid(located),
+            Kind::Conflict => Self::Conflict(located),
         }
     }
 
@@ -134,7 +140,8 @@ impl SpecError {
             | Self::OutOfRange(l)
             | Self::InvalidRouteKey(l)
             | Self::UnknownService(l)
-            | Self::Invalid(l) => Some(l),
+            | Self::Invalid(l)
+            | Self::Conflict(l) => Some(l),
         }
     }
 
@@ -148,7 +155,8 @@ impl SpecError {
             | Self::OutOfRange(l)
             | Self::InvalidRouteKey(l)
             | Self::UnknownService(l)
-            | Self::Invalid(l) => Some(l),
+            | Self::Invalid(l)
+            | Self::Conflict(l) => Some(l),
         }
     }
 
@@ -281,6 +289,7 @@ impl Kind {
             Self::InvalidRouteKey => "invalid route key",
             Self::UnknownService => "unknown service",
             Self::Invalid => "invalid value",
+            Self::Conflict => "conflicting value",
         }
     }
 }

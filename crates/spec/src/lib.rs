@@ -6,6 +6,7 @@
 //! [`SpecError`] found, which [`SpecError::render`] turns into a terminal message.
 
 mod error;
+mod lint;
 mod model;
 mod parse;
 mod route_key;
@@ -16,7 +17,12 @@ mod tests;
 
 use std::path::Path;
 
+/// Re-exported: [`ScheduleExpr::At`] holds a [`chrono::NaiveDateTime`].
+pub use chrono;
+/// Re-exported: [`ScheduledAction::timezone`] is a [`chrono_tz::Tz`].
+pub use chrono_tz;
 pub use error::{Located, SpecError};
+pub use lint::*;
 pub use model::*;
 pub use route_key::{METHODS, RouteKeyError};
 
@@ -35,9 +41,10 @@ pub fn load(path: &Path) -> Result<Stack, SpecError> {
 /// Parses `text` as the `albless.toml` at `path`: TOML syntax, known keys and types, then
 /// defaults and validation.
 ///
-/// `path` is only used in errors and to set [`Stack::path`] and [`Stack::dir`] (its parent,
-/// or `.`); nothing is read from disk. Fails with the first problem found, located by line,
-/// column and dotted field path.
+/// `path` is used in errors, to set [`Stack::path`] and [`Stack::dir`] (its parent, or
+/// `.`), and to resolve relative paths. The only disk access is the check that a service's
+/// `build` folder holds a `Dockerfile`. Fails with the first problem found, located by
+/// line, column and dotted field path.
 pub fn parse(path: &Path, text: &str) -> Result<Stack, SpecError> {
     parse::stack(path, text)
 }

@@ -1,10 +1,20 @@
 //! The validated stack model: what an `albless.toml` means once it has been parsed,
 //! defaulted and checked. Every other crate reads these types; none reads the file.
+//!
+//! The stack-level types live here; the HTTP API's in `model/api.rs`, the ECS services' in
+//! `model/service.rs`. Every field holds its default when the file leaves it out.
+
+mod api;
+mod service;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
+
+pub use api::*;
+pub use service::*;
 
 /// A whole stack: one `albless.toml`.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,78 +29,19 @@ pub struct Stack {
     pub name: String,
     /// AWS region (`[stack] region`), reported in instance attributes locally.
     pub region: String,
+    /// Tags (`[stack] tags`) put on every AWS resource of the stack; unused locally.
+    /// Keys are 1 to 128 characters, values 0 to 256, and no key starts with `aws:`.
+    pub tags: BTreeMap<String, String>,
     /// The HTTP API's settings.
     pub api: Api,
     /// Service discovery (Cloud Map namespace and DNS).
     pub discovery: Discovery,
     /// Services by name, in name order.
     pub services: BTreeMap<String, Service>,
-}
-
-/// The HTTP API (`[api]`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Api {
-    /// Where the local gateway listens; port 0 picks a free port. Default `127.0.0.1:8000`.
-    pub listen: SocketAddr,
-    /// Routes in file order.
-    pub routes: Vec<Route>,
-}
-
-/// One route of the HTTP API.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Route {
-    /// The route key as written (`$default`, `GET /pets/{id}`).
-    pub key: RouteKey,
-    /// Name of the service this route's integration targets.
-    pub service: String,
-}
-
-/// A parsed route key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum RouteKey {
-    /// The `$default` route: catches what no other route matches.
-    Default,
-    /// `METHOD /path`.
-    Path {
-        /// The method; `None` is `ANY`.
-        method: Option<String>,
-        /// The path's segments, in order. The root path `/` has none.
-        segments: Vec<Segment>,
-    },
-}
-
-/// One segment of a route path.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Segment {
-    /// A literal segment, matched exactly.
-    Literal(String),
-    /// `{name}`: exactly one segment.
-    Param(String),
-    /// `{name+}`: one or more segments; only ever the last segment.
-    Greedy(String),
-}
-
-impl std::fmt::Display for RouteKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RouteKey::Default => f.write_str("$default"),
-            RouteKey::Path { method, segments } => {
-                f.write_str(method.as_deref().unwrap_or("ANY"))?;
-                f.write_str(" ")?;
-                if segments.is_empty() {
-                    return f.write_str("/");
-                }
-                for s in segments {
-                    match s {
-                        Segment::Literal(l) => write!(f, "/{l}")?,
-                        Segment::Param(p) => write!(f, "/{{{p}}}")?,
-                        Segment::Greedy(p) => write!(f, "/{{{p}+}}")?,
-                    }
-                }
-                Ok(())
-            }
-        }
-    }
+    /// The VPC the stack runs in on AWS (`[network]`); unused locally.
+    pub network: Network,
+    /// AWS account settings (`[aws]`); unused locally.
+    pub aws: Aws,
 }
 
 /// Service discovery (`[discovery]`): the Cloud Map private DNS namespace.
@@ -105,6 +56,14 @@ pub struct Discovery {
     /// Where the local DNS server listens (UDP and TCP); port 0 picks a free port.
     /// Default `127.0.0.1:8053`.
     pub dns_listen: SocketAddr,
+    /// Delay before a custom health status change takes effect (`health_propagation_ms`,
+    /// 0 to 60 s). Cloud Map applies `UpdateInstanceCustomHealthStatus` about 30 s after
+    /// the call; the local default is 0 so tests stay fast.
+    pub health_propagation: Duration,
+    /// Whether the Cloud Map services have a custom health check (default `true`). With
+    /// `false`, health is `UNKNOWN` and every registered instance gets traffic, ready or
+    /// not: the trap of a service created without `HealthCheckCustomConfig`.
+    pub custom_health_check: bool,
 }
 
 /// Which DNS records a Cloud Map service holds.
@@ -118,67 +77,81 @@ pub enum RecordType {
     SrvAndA,
 }
 
-/// CPU architecture of the task (`arch`), used on AWS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arch {
-    /// `x86_64`.
-    X86_64,
-    /// `arm64` (Graviton).
-    Arm64,
+/// The network of the stack on AWS (`[network]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    /// An existing VPC, or the shape of a new one. Default: a new VPC `10.0.0.0/16` in one
+    /// availability zone.
+    pub vpc: Vpc,
+    /// Whether tasks get a public IP (ECS `assignPublicIp`; default `true`, so tasks in
+    /// public subnets can pull images without a NAT gateway).
+    pub assign_public_ip: bool,
 }
 
-/// One ECS service (`[services.NAME]`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Service {
-    /// Service name: also its Cloud Map service name.
-    pub name: String,
-    /// Local process driver command: program and arguments. A bare program name is looked
-    /// up beside the albless binary first, then on `PATH`; a relative path resolves against
-    /// the stack's folder.
-    pub command: Option<Vec<String>>,
-    /// Container image, for AWS.
-    pub image: Option<String>,
-    /// Container port the task listens on.
-    pub port: u16,
-    /// CPU units (Fargate sizes: 256, 512, 1024, 2048, 4096, 8192, 16384).
-    pub cpu: u32,
-    /// Memory, MiB, valid for the CPU size.
-    pub memory: u32,
-    /// CPU architecture on AWS.
-    pub arch: Arch,
-    /// How many tasks to keep running.
-    pub desired_count: u32,
-    /// Environment of each task.
-    pub environment: BTreeMap<String, String>,
-    /// Container health check, if any.
-    pub health_check: Option<HealthCheck>,
-    /// Time from SIGTERM to SIGKILL when a task stops (ECS `stopTimeout`, default 30 s).
-    pub stop_timeout: Duration,
-}
-
-/// A container health check, as ECS defines one.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HealthCheck {
-    /// What is checked.
-    pub kind: HealthCheckKind,
-    /// Time between checks (ECS default 30 s).
-    pub interval: Duration,
-    /// Time before one check counts as failed (ECS default 5 s).
-    pub timeout: Duration,
-    /// Consecutive failures that make the task UNHEALTHY (ECS default 3).
-    pub retries: u32,
-    /// Grace period after start during which failures do not count (default 0).
-    pub start_period: Duration,
-}
-
-/// What a health check runs.
-#[derive(Debug, Clone, PartialEq)]
-pub enum HealthCheckKind {
-    /// `GET http://<task ip>:<port><path>`; a 2xx or 3xx status passes.
-    Http {
-        /// The path, starting with `/`.
-        path: String,
+/// Which VPC the stack uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Vpc {
+    /// An existing VPC (`vpc_id` with `subnet_ids`).
+    Existing {
+        /// `vpc-` and 8 to 17 lower-case hex digits.
+        vpc_id: String,
+        /// At least one `subnet-` id, each once, in file order.
+        subnet_ids: Vec<String>,
     },
-    /// A command run on the host in the task's environment; exit 0 passes.
-    Command(Vec<String>),
+    /// A VPC created with the stack.
+    New {
+        /// Its IPv4 block, `/16` to `/28` (`cidr`, default `10.0.0.0/16`).
+        cidr: Ipv4Cidr,
+        /// How many availability zones get a subnet (`availability_zones`, 1 to 3, default 1).
+        azs: u32,
+    },
+}
+
+/// An IPv4 block: network address and prefix length. The host bits are zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Cidr {
+    /// The network address.
+    pub addr: Ipv4Addr,
+    /// The prefix length, 0 to 32.
+    pub prefix: u8,
+}
+
+impl fmt::Display for Ipv4Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// AWS account settings (`[aws]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aws {
+    /// How many images the ECR lifecycle policy keeps per repository (1 to 1000, default 5).
+    pub ecr_keep_images: u32,
+    /// The 12-digit account the stack must deploy to, if pinned; a guard against
+    /// deploying with the wrong credentials.
+    pub account_id: Option<String>,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            vpc: Vpc::New {
+                cidr: Ipv4Cidr {
+                    addr: Ipv4Addr::new(10, 0, 0, 0),
+                    prefix: 16,
+                },
+                azs: 1,
+            },
+            assign_public_ip: true,
+        }
+    }
+}
+
+impl Default for Aws {
+    fn default() -> Self {
+        Aws {
+            ecr_keep_images: 5,
+            account_id: None,
+        }
+    }
 }

@@ -1,12 +1,10 @@
 //! Unit tests of parsing, defaults, validation and error locations.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::net::Ipv4Addr;
+use std::path::Path;
 use std::time::Duration;
 
 use super::*;
-
-const EXAMPLE: &str = include_str!("../../../examples/hello/albless.toml");
 
 /// Lines 1-4: a valid header.
 macro_rules! head {
@@ -68,71 +66,6 @@ fn help(err: &SpecError) -> &str {
 }
 
 #[test]
-fn example_parses_to_the_expected_stack() {
-    let stack = parse(Path::new("examples/hello/albless.toml"), EXAMPLE).unwrap();
-    let backend = Service {
-        name: "backend".to_owned(),
-        command: Some(vec!["albless-whoami".to_owned()]),
-        image: Some("albless-whoami:latest".to_owned()),
-        port: 8080,
-        cpu: 256,
-        memory: 512,
-        arch: Arch::Arm64,
-        desired_count: 2,
-        environment: BTreeMap::from([("GREETING".to_owned(), "hello from albless".to_owned())]),
-        health_check: Some(HealthCheck {
-            kind: HealthCheckKind::Http {
-                path: "/health".to_owned(),
-            },
-            interval: Duration::from_secs(5),
-            timeout: Duration::from_secs(2),
-            retries: 2,
-            start_period: Duration::ZERO,
-        }),
-        stop_timeout: Duration::from_secs(30),
-    };
-    let want = Stack {
-        path: PathBuf::from("examples/hello/albless.toml"),
-        dir: PathBuf::from("examples/hello"),
-        version: 1,
-        name: "hello".to_owned(),
-        region: "ap-northeast-3".to_owned(),
-        api: Api {
-            listen: "127.0.0.1:8000".parse().unwrap(),
-            routes: vec![Route {
-                key: RouteKey::Default,
-                service: "backend".to_owned(),
-            }],
-        },
-        discovery: Discovery {
-            namespace: "ecs.local".to_owned(),
-            record_type: RecordType::Srv,
-            ttl: 10,
-            dns_listen: "127.0.0.1:8053".parse().unwrap(),
-        },
-        services: BTreeMap::from([("backend".to_owned(), backend)]),
-    };
-    assert_eq!(stack, want);
-}
-
-#[test]
-fn load_reads_the_example_and_reports_unreadable_files() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello/albless.toml");
-    let stack = load(&path).unwrap();
-    assert_eq!(stack.dir, path.parent().unwrap());
-    assert_eq!(stack.name, "hello");
-
-    let missing = Path::new(env!("CARGO_MANIFEST_DIR")).join("no-such-albless.toml");
-    let err = load(&missing).unwrap_err();
-    assert!(matches!(err, SpecError::Read { .. }));
-    assert_eq!((err.line(), err.column(), err.field()), (None, None, None));
-    assert!(
-        err.render()
-            .starts_with(&format!("error: cannot read {}: ", missing.display()))
-    );
-}
-
-#[test]
 fn omitted_fields_take_their_defaults() {
     let text = concat!(head!(), web!(), routes!());
     let stack = parse(Path::new("albless.toml"), text).unwrap();
@@ -145,6 +78,8 @@ fn omitted_fields_take_their_defaults() {
             record_type: RecordType::Srv,
             ttl: 10,
             dns_listen: "127.0.0.1:8053".parse().unwrap(),
+            health_propagation: Duration::ZERO,
+            custom_health_check: true,
         }
     );
     let web = &stack.services["web"];
@@ -428,3 +363,8 @@ fn columns_count_characters_not_bytes() {
     let text = "version = 1\n[stack]\nname = \"é\"\n";
     check(text, 3, 8, "stack.name", "invalid stack name");
 }
+
+mod api;
+mod example;
+mod service;
+mod stack;

@@ -1,11 +1,10 @@
 //! Typed reading of a spanned TOML tree: a [`Table`] cursor that knows its dotted path and
 //! its span, denies unknown keys (with a "did you mean" hint), and reads strings,
-//! integers, string arrays and sub-tables, turning every mismatch into a located
+//! integers, numbers, booleans, string arrays, arrays and sub-tables, turning every mismatch into a located
 //! [`SpecError`].
 //!
-//! Known limits: [`field_at`] (the field path of a TOML syntax error, where no tree
-//! exists) reads table headers and keys from the raw lines and can be fooled by
-//! multi-line strings that look like headers.
+//! Known limits: see [`field_at`] for the field path of a TOML syntax error, where no
+//! tree exists.
 
 use std::ops::Range;
 use std::path::Path;
@@ -15,12 +14,18 @@ use toml::de::{DeString, DeTable, DeValue};
 
 use crate::error::{Kind, SpecError};
 
+mod syntax;
+
+pub(crate) use syntax::field_at;
+
 pub(crate) type Result<T> = std::result::Result<T, SpecError>;
 
 /// The file being read: its path (for messages) and text (for spans).
 pub(crate) struct Ctx<'a> {
     pub(crate) path: &'a Path,
     pub(crate) text: &'a str,
+    /// The stack's folder: relative paths in the file resolve against it.
+    pub(crate) dir: &'a Path,
 }
 
 impl Ctx<'_> {
@@ -156,34 +161,111 @@ impl<'a, 'i> Table<'a, 'i> {
 
     /// An array of strings at `key`; an empty array is an error.
     pub(crate) fn strings(&self, key: &str) -> Result<Option<Spanned<Vec<String>>>> {
-        let Some(value) = self.value(key) else {
+        let Some(items) = self.string_items(key)? else {
             return Ok(None);
         };
-        let DeValue::Array(items) = value.as_ref() else {
-            return Err(self.wrong_type(self.field(key), value, "an array of strings"));
-        };
-        let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            match item.as_ref() {
-                DeValue::String(s) => out.push(s.to_string()),
-                _ => {
-                    return Err(self.wrong_type(
-                        format!("{}[{i}]", self.field(key)),
-                        item,
-                        "a string",
-                    ));
-                }
-            }
-        }
-        if out.is_empty() {
+        if items.as_ref().is_empty() {
             return Err(self.ctx.error(
                 Kind::Invalid,
-                value.span(),
+                items.span(),
                 self.field(key),
                 "must not be empty",
             ));
         }
-        Ok(Some(Spanned::new(value.span(), out)))
+        let span = items.span();
+        let strings = items.into_inner().into_iter().map(Spanned::into_inner);
+        Ok(Some(Spanned::new(span, strings.collect())))
+    }
+
+    /// An array of strings at `key`, each with its span; the array may be empty.
+    pub(crate) fn string_items(&self, key: &str) -> Result<Option<Spanned<Vec<Spanned<String>>>>> {
+        let Some(items) = self.array(key, "an array of strings")? else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(items.as_ref().len());
+        for (i, item) in items.as_ref().iter().enumerate() {
+            match item.as_ref() {
+                DeValue::String(s) => out.push(Spanned::new(item.span(), s.to_string())),
+                _ => {
+                    let field = format!("{}[{i}]", self.field(key));
+                    return Err(self.wrong_type(field, item, "a string"));
+                }
+            }
+        }
+        Ok(Some(Spanned::new(items.span(), out)))
+    }
+
+    /// The items of the array at `key`; `expected` names the type in a wrong-type error.
+    pub(crate) fn array(
+        &self,
+        key: &str,
+        expected: &str,
+    ) -> Result<Option<Spanned<&'a [Spanned<DeValue<'i>>]>>> {
+        let Some(value) = self.value(key) else {
+            return Ok(None);
+        };
+        match value.as_ref() {
+            DeValue::Array(items) => Ok(Some(Spanned::new(value.span(), &items[..]))),
+            _ => Err(self.wrong_type(self.field(key), value, expected)),
+        }
+    }
+
+    /// A boolean at `key`.
+    pub(crate) fn bool(&self, key: &str) -> Result<Option<Spanned<bool>>> {
+        let Some(value) = self.value(key) else {
+            return Ok(None);
+        };
+        match value.as_ref() {
+            DeValue::Boolean(b) => Ok(Some(Spanned::new(value.span(), *b))),
+            _ => Err(self.wrong_type(self.field(key), value, "a boolean")),
+        }
+    }
+
+    /// A number at `key`: a float, or an integer read as one. NaN and infinities are
+    /// rejected as out of range.
+    pub(crate) fn number(&self, key: &str) -> Result<Option<Spanned<f64>>> {
+        let Some(value) = self.value(key) else {
+            return Ok(None);
+        };
+        let parsed = match value.as_ref() {
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                .ok()
+                .map(|n| n as f64),
+            _ => return Err(self.wrong_type(self.field(key), value, "a number")),
+        };
+        match parsed {
+            Some(n) if n.is_finite() => Ok(Some(Spanned::new(value.span(), n))),
+            _ => Err(self.ctx.error(
+                Kind::OutOfRange,
+                value.span(),
+                self.field(key),
+                "must be a finite number",
+            )),
+        }
+    }
+
+    /// An integer at `key` within `min..=max`, or `default` when absent.
+    pub(crate) fn int_or(&self, key: &str, min: i64, max: i64, default: i64) -> Result<i64> {
+        Ok(self
+            .int(key, min, max)?
+            .map_or(default, Spanned::into_inner))
+    }
+
+    /// A boolean at `key`, or `default` when absent.
+    pub(crate) fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
+        Ok(self.bool(key)?.map_or(default, Spanned::into_inner))
+    }
+
+    /// A located error of `kind` at `span`, on field `key` of this table.
+    pub(crate) fn error(
+        &self,
+        kind: Kind,
+        span: Range<usize>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> SpecError {
+        self.ctx.error(kind, span, self.field(key), message)
     }
 
     /// The sub-table at `key`; `path` is where the caller keeps its dotted path.
@@ -261,80 +343,5 @@ fn describe(value: &DeValue<'_>) -> &'static str {
         DeValue::Datetime(_) => "a date-time",
         DeValue::Array(_) => "an array",
         DeValue::Table(_) => "a table",
-    }
-}
-
-/// Best-effort dotted path of what sits at byte `offset` of a text that failed to parse:
-/// the nearest `[header]` above, plus the key of the offending line if it has one.
-pub(crate) fn field_at(text: &str, offset: usize) -> String {
-    let offset = (0..=offset.min(text.len()))
-        .rev()
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(0);
-    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
-    let line = text[line_start..line_end].trim_start();
-
-    // A header line is its own path.
-    if line.starts_with('[') {
-        return header_path(line).unwrap_or_default();
-    }
-    let table = text[..line_start]
-        .lines()
-        .rev()
-        .find_map(|l| {
-            l.trim_start()
-                .starts_with('[')
-                .then(|| header_path(l.trim_start()))
-                .flatten()
-        })
-        .unwrap_or_default();
-    // `key = value`, or a key missing its `=` (then the key is the first word).
-    let key = match line.split_once('=') {
-        Some((key, _)) => key,
-        None => line.split_whitespace().next().unwrap_or(""),
-    };
-    match (!key.trim().is_empty()).then(|| key_path(key.trim())) {
-        Some(Some(keys)) if !keys.is_empty() => keys.iter().fold(table, |path, k| join(&path, k)),
-        _ => table,
-    }
-}
-
-/// The dotted path of a `[a.b]` or `[[a.b]]` header line.
-fn header_path(line: &str) -> Option<String> {
-    let inner = line.trim_start_matches('[');
-    // An unclosed header (the syntax error itself) still names its table.
-    let close = inner.find(']').unwrap_or(inner.len());
-    let keys = key_path(inner[..close].trim())?;
-    Some(keys.iter().fold(String::new(), |path, k| join(&path, k)))
-}
-
-/// The parts of a dotted TOML key (`a."b c".d`), unquoted; `None` if it does not scan.
-fn key_path(text: &str) -> Option<Vec<String>> {
-    let mut keys = Vec::new();
-    let mut rest = text.trim();
-    loop {
-        let (key, after) = match rest.chars().next()? {
-            q @ ('"' | '\'') => {
-                let end = rest[1..].find(q)? + 1;
-                (rest[1..end].to_owned(), &rest[end + 1..])
-            }
-            _ => {
-                let end = rest
-                    .find(|c: char| c == '.' || c.is_whitespace())
-                    .unwrap_or(rest.len());
-                (rest[..end].to_owned(), &rest[end..])
-            }
-        };
-        if key.is_empty() && !rest.starts_with(['"', '\'']) {
-            return None;
-        }
-        keys.push(key);
-        let after = after.trim_start();
-        match after.strip_prefix('.') {
-            Some(next) => rest = next.trim_start(),
-            None if after.is_empty() => return Some(keys),
-            None => return None,
-        }
     }
 }

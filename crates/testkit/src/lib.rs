@@ -21,7 +21,7 @@ pub struct Up {
     /// The state folder given to albless (a temporary folder).
     pub state_dir: PathBuf,
     output: Arc<(Mutex<Vec<String>>, Condvar)>,
-    _temp: tempfile::TempDir,
+    _temp: Option<tempfile::TempDir>,
 }
 
 /// One task as `albless up` reported it.
@@ -43,6 +43,22 @@ impl Up {
     pub fn start(albless: &Path, file: &Path, extra: &[&str]) -> Up {
         let temp = tempfile::tempdir().expect("temp dir");
         let state_dir = temp.path().join("state");
+        Self::spawn(albless, file, state_dir, Some(temp), extra)
+    }
+
+    /// Like [`Up::start`], with the state folder `state_dir`, which outlives this `Up`
+    /// (to restart albless on the same state).
+    pub fn start_in(albless: &Path, file: &Path, state_dir: &Path, extra: &[&str]) -> Up {
+        Self::spawn(albless, file, state_dir.to_path_buf(), None, extra)
+    }
+
+    fn spawn(
+        albless: &Path,
+        file: &Path,
+        state_dir: PathBuf,
+        temp: Option<tempfile::TempDir>,
+        extra: &[&str],
+    ) -> Up {
         let mut child = Command::new(albless)
             .arg("up")
             .arg(file)

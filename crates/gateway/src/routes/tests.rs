@@ -8,24 +8,21 @@ fn route(key: &str) -> Route {
     let key: RouteKey = key
         .parse()
         .unwrap_or_else(|e| panic!("route key `{key}`: {e}"));
-    Route {
-        service: key.to_string(),
-        key,
-    }
+    Route::new(key.clone(), key.to_string())
 }
 
 /// Asserts that `request` ("METHOD /path") selects `want` ("" for no route) with
 /// `params`, in a table of `routes`.
 fn check(routes: &[&str], request: &str, want: &str, params: &[(&str, &str)]) {
     let routes: Vec<Route> = routes.iter().map(|r| route(r)).collect();
-    let table = RouteTable::new(&routes);
+    let table = RouteTable::new(&routes, RouteTarget::plain);
     let (method, path) = request.split_once(' ').unwrap();
     let method = Method::from_bytes(method.as_bytes()).unwrap();
     let got = table.find(&method, path);
     match got {
         None => assert_eq!(want, "", "{request}: no route matched"),
         Some(m) => {
-            assert_eq!(m.target.key, want, "{request}");
+            assert_eq!(&*m.target.key, want, "{request}");
             assert_eq!(
                 m.target.service, want,
                 "{request}: the service follows the route"

@@ -45,18 +45,18 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
 
 /// A route to [`SERVICE`]; `key` as written in albless.toml (`$default`, `GET /pets/{id}`).
 pub fn route(key: &str) -> Route {
-    Route {
-        key: key.parse().unwrap(),
-        service: SERVICE.into(),
-    }
+    Route::new(key.parse().unwrap(), SERVICE)
 }
 
 /// A backend: a hyper HTTP/1.1 server on a loopback address.
 ///
 /// - `/stream` answers with the request body, streamed back as it arrives;
+/// - `/drain` reads the whole request body, then answers with its length;
 /// - `/hold` reports its arrival on `arrived`, waits for `release`, answers `released`;
 /// - any other path answers `200` with `x-backend: <name>` and a body describing the
 ///   request: `METHOD path?query`, then one `name: value` line per header.
+///
+/// Every answer carries the headers the request asked for with `x-respond: name=value`.
 pub struct Backend {
     /// Where it listens.
     pub addr: SocketAddr,
@@ -100,13 +100,37 @@ impl Backend {
     }
 }
 
+/// Headers a describing backend adds to its response: one `x-respond: name=value` request
+/// header per response header.
+fn respond_headers(req: &Request<Incoming>) -> Vec<(String, String)> {
+    req.headers()
+        .get_all("x-respond")
+        .iter()
+        .filter_map(|v| {
+            let (k, v) = v.to_str().ok()?.split_once('=')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
 async fn backend_answer(
     req: Request<Incoming>,
     name: String,
     release: Arc<Notify>,
     arrived: mpsc::UnboundedSender<()>,
 ) -> Result<Response<UnsyncBoxBody<Bytes, hyper::Error>>, Infallible> {
+    let extra = respond_headers(&req);
     let body = match req.uri().path() {
+        "/drain" => {
+            // Reads the whole body before answering with its length.
+            let n = match req.into_body().collect().await {
+                Ok(body) => body.to_bytes().len().to_string(),
+                Err(e) => format!("body error: {e}"),
+            };
+            Full::new(Bytes::from(n))
+                .map_err(|e| match e {})
+                .boxed_unsync()
+        }
         "/stream" => req.into_body().boxed_unsync(),
         "/hold" => {
             let released = release.notified();
@@ -130,6 +154,12 @@ async fn backend_answer(
     response
         .headers_mut()
         .insert("x-backend", name.parse().unwrap());
+    for (k, v) in extra {
+        response.headers_mut().append(
+            http::HeaderName::try_from(k).unwrap(),
+            http::HeaderValue::try_from(v).unwrap(),
+        );
+    }
     Ok(response)
 }
 
@@ -149,21 +179,23 @@ impl Harness {
     /// Starts a gateway with `routes` (all to [`SERVICE`]) and `timeout`, over a registry
     /// holding namespace [`NS`] and service [`SERVICE`] with no instances.
     pub async fn start(routes: &[&str], timeout: Duration) -> Harness {
+        let mut config = GatewayConfig::new(NS, routes.iter().map(|r| route(r)).collect());
+        config.integration_timeout = timeout;
+        Harness::with_config(config).await
+    }
+
+    /// Starts a gateway with `config` (its namespace should be [`NS`]), over a registry
+    /// holding namespace [`NS`] and service [`SERVICE`] with no instances.
+    pub async fn with_config(config: GatewayConfig) -> Harness {
         let registry = Registry::new();
         registry.create_namespace(NS).unwrap();
-        let config = ServiceConfig {
+        let service = ServiceConfig {
             srv: true,
             a: false,
             ttl: 10,
             custom_health: true,
         };
-        registry.create_service(NS, SERVICE, config).unwrap();
-
-        let config = GatewayConfig {
-            namespace: NS.into(),
-            routes: routes.iter().map(|r| route(r)).collect(),
-            integration_timeout: timeout,
-        };
+        registry.create_service(NS, SERVICE, service).unwrap();
         let gateway = Gateway::new(config, registry.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

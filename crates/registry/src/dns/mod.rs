@@ -8,8 +8,8 @@
 //! which also truncates UDP replies that do not fit (TC bit) so clients retry over TCP.
 //!
 //! Known limits: the server is authoritative-only (no recursion: names outside every
-//! namespace are REFUSED); IPv4 only (AAAA questions get an empty NOERROR); no DNSSEC,
-//! zone transfers or dynamic updates. hickory sets TC whenever any section is cut, even
+//! namespace are REFUSED, HTTP namespaces included); no DNSSEC, zone transfers or
+//! dynamic updates. hickory sets TC whenever any section is cut, even
 //! when only additional records (SRV targets' addresses) are left out, where RFC 2181 §9
 //! would let the reply go out untruncated; the client then simply asks again over TCP.
 //! hickory-server also logs one INFO line per request under its own target.

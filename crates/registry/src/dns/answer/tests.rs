@@ -320,3 +320,48 @@ fn instances_without_a_port_have_no_srv_record() {
         2
     );
 }
+
+#[test]
+fn aaaa_answers_for_instances_with_an_ipv6_address() {
+    let r = registry(SRV_ONLY, 1);
+    let mut a = attrs("10.0.0.9", 8080);
+    a.insert(crate::ATTR_IPV6.into(), "fd00::9".into());
+    r.register_instance("ecs.local", "backend", "v6", a)
+        .unwrap();
+    let answer = ask(&r, "backend.ecs.local.", RecordType::AAAA);
+    let ips: Vec<_> = answer
+        .answers
+        .iter()
+        .map(|rec| match &rec.data {
+            RData::AAAA(a) => a.0,
+            other => panic!("not AAAA: {other:?}"),
+        })
+        .collect();
+    assert_eq!(ips, ["fd00::9".parse::<std::net::Ipv6Addr>().unwrap()]);
+    let answer = ask(&r, "v6.backend.ecs.local.", RecordType::AAAA);
+    assert_eq!(answer.answers.len(), 1);
+    let srv = ask(&r, "backend.ecs.local.", RecordType::SRV);
+    assert!(
+        srv.additionals
+            .iter()
+            .any(|rec| matches!(rec.data, RData::AAAA(_)))
+    );
+}
+
+#[test]
+fn http_namespaces_have_no_dns_names() {
+    let r = Registry::new();
+    r.create_namespace_with(crate::NamespaceSpec {
+        name: "apps".into(),
+        kind: crate::NamespaceKind::Http,
+        description: None,
+        vpc: None,
+        soa_ttl: None,
+        creator_request_id: None,
+    })
+    .unwrap();
+    assert_eq!(
+        ask(&r, "apps.", RecordType::SOA).rcode,
+        ResponseCode::Refused
+    );
+}
