@@ -10,7 +10,8 @@
 # The gateway runs as crates/gateway/examples/bench_gateway.rs: the same Gateway that
 # `albless up` runs, with the two replicas registered in its registry, so only the
 # gateway crate is built in release mode. nginx gets WORKERS worker processes and the
-# gateway WORKERS tokio worker threads, so both proxies get the same CPU share.
+# gateway WORKERS single-threaded workers (Gateway::serve_workers, one SO_REUSEPORT
+# listener each), so both proxies get the same CPU share and the same process model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -130,7 +131,7 @@ WRK_THREADS=$WRK_THREADS), run $(date -u +%Y-%m-%d) on $(nproc) CPUs ($cpu), $(u
 Loopback only: two \`albless-whoami\` replicas (release build) on 127.0.0.2 and 127.0.0.3,
 \`wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency\` against \`/\` of one replica, of
 nginx (round-robin upstream, keep-alive pool, $WORKERS worker process(es)) and of the albless
-gateway (\`$gateway_bin\`, \`\$default\` route, $WORKERS tokio worker thread(s)). The load
+gateway (\`$gateway_bin\`, \`\$default\` route, $WORKERS single-threaded worker(s) with SO_REUSEPORT listeners). The load
 generator, the proxies and the replicas share the same CPUs. Median run of $RUNS by
 requests/s:
 

@@ -50,6 +50,7 @@ to_ms() { # wrk latency like 812.00us, 1.57ms, 1.02s
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()
 for n in $SIZES; do
   WORKERS="$WORKERS" "$server_bin" "$n" >"$dir/server.log" 2>&1 &
@@ -120,7 +121,8 @@ section="$dir/section.md"
   echo "\`{NamespaceName, ServiceName, HealthStatus: HEALTHY}\` (default MaxResults 100, so 10 or 100"
   echo "instances per answer). DNS: \`dnsperf -c 4 -T 1 -e -l $DURATION\` over a mix of SRV and A"
   echo "questions for the service (8 records per MULTIVALUE answer) and A questions for instance"
-  echo "names. Load generator and server share the same CPUs. Median run of $RUNS by throughput:"
+  echo "names. Load generator and server share the same CPUs (load average before the run:"
+  echo "$load_before). Median run of $RUNS by throughput:"
   echo
   echo "| instances | DiscoverInstances req/s | p50 ms | p99 ms | DNS queries/s | DNS avg ms | DNS lost |"
   echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"

@@ -32,9 +32,19 @@ async fn start() -> ecs::Client {
     let stack = Arc::new(albless_spec::parse("albless.toml".as_ref(), STACK).unwrap());
     let registry = Registry::new();
     registry.create_namespace("ecs.local").unwrap();
-    let config = ServiceConfig { srv: true, a: false, ttl: 10, custom_health: true };
+    let config = ServiceConfig {
+        srv: true,
+        a: false,
+        ttl: 10,
+        custom_health: true,
+    };
     registry.create_service("ecs.local", "web", config).unwrap();
-    let options = SchedulerOptions { log_dir: std::env::temp_dir(), exe_dir: None, echo_output: false, state_file: None };
+    let options = SchedulerOptions {
+        log_dir: std::env::temp_dir(),
+        exe_dir: None,
+        echo_output: false,
+        state_file: None,
+    };
     let scheduler = Scheduler::new(stack, registry.clone(), options);
     let handle = scheduler.handle();
     let (_stop, rx) = tokio::sync::watch::channel(false);
@@ -45,12 +55,17 @@ async fn start() -> ecs::Client {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = router(ApiState { registry, scheduler: Some(handle) });
+    let app = router(ApiState {
+        registry,
+        scheduler: Some(handle),
+    });
     tokio::spawn(async move { axum::serve(listener, app).await });
     let config = ecs::Config::builder()
         .behavior_version(ecs::config::BehaviorVersion::latest())
         .region(ecs::config::Region::new("ap-northeast-3"))
-        .credentials_provider(ecs::config::Credentials::new("test", "test", None, None, "test"))
+        .credentials_provider(ecs::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
         .endpoint_url(format!("http://{addr}"))
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
@@ -64,7 +79,13 @@ async fn sdk_describes_updates_and_sees_failed_tasks() {
     // The first task fails to start; with threshold 1 the deployment fails at once.
     let mut failed = None;
     for _ in 0..100 {
-        let out = client.describe_services().cluster("sdk").services("web").send().await.unwrap();
+        let out = client
+            .describe_services()
+            .cluster("sdk")
+            .services("web")
+            .send()
+            .await
+            .unwrap();
         let svc = &out.services()[0];
         if svc.deployments()[0].rollout_state().map(|r| r.as_str()) == Some("FAILED") {
             failed = Some(svc.clone());
@@ -75,15 +96,37 @@ async fn sdk_describes_updates_and_sees_failed_tasks() {
     let svc = failed.expect("the deployment failed");
     assert_eq!(svc.service_name(), Some("web"));
     assert_eq!(svc.deployments()[0].failed_tasks(), 1);
-    assert_eq!(svc.deployments()[0].rollout_state_reason(), Some("ECS deployment circuit breaker: tasks failed to start."));
-    assert!(svc.events().iter().any(|e| e.message().unwrap_or_default().contains("deployment failed")));
+    assert_eq!(
+        svc.deployments()[0].rollout_state_reason(),
+        Some("ECS deployment circuit breaker: tasks failed to start.")
+    );
+    assert!(svc.events().iter().any(|e| {
+        e.message()
+            .unwrap_or_default()
+            .contains("deployment failed")
+    }));
 
-    let stopped = client.list_tasks().cluster("sdk").desired_status(DesiredStatus::Stopped).send().await.unwrap();
+    let stopped = client
+        .list_tasks()
+        .cluster("sdk")
+        .desired_status(DesiredStatus::Stopped)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stopped.task_arns().len(), 1);
-    let tasks = client.describe_tasks().cluster("sdk").tasks(&stopped.task_arns()[0]).send().await.unwrap();
+    let tasks = client
+        .describe_tasks()
+        .cluster("sdk")
+        .tasks(&stopped.task_arns()[0])
+        .send()
+        .await
+        .unwrap();
     let task = &tasks.tasks()[0];
     assert_eq!(task.last_status(), Some("STOPPED"));
-    assert_eq!(task.stop_code().map(|c| c.as_str()), Some("TaskFailedToStart"));
+    assert_eq!(
+        task.stop_code().map(|c| c.as_str()),
+        Some("TaskFailedToStart")
+    );
     assert!(task.created_at().is_some() && task.stopped_at().is_some());
 
     // A new revision through RegisterTaskDefinition, then UpdateService.
@@ -117,19 +160,55 @@ async fn sdk_describes_updates_and_sees_failed_tasks() {
     let svc = updated.service().unwrap();
     assert_eq!(svc.desired_count(), 2);
     assert_eq!(svc.deployments()[0].status(), Some("PRIMARY"));
-    assert!(svc.task_definition().unwrap().ends_with(":task-definition/sdk-web:2"));
-    let defs = client.list_task_definitions().family_prefix("sdk-web").send().await.unwrap();
+    assert!(
+        svc.task_definition()
+            .unwrap()
+            .ends_with(":task-definition/sdk-web:2")
+    );
+    let defs = client
+        .list_task_definitions()
+        .family_prefix("sdk-web")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(defs.task_definition_arns().len(), 2);
-    let described = client.describe_task_definition().task_definition("sdk-web:2").send().await.unwrap();
+    let described = client
+        .describe_task_definition()
+        .task_definition("sdk-web:2")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(described.task_definition().unwrap().cpu(), Some("512"));
 
     // Typed errors.
-    let err = client.update_service().cluster("sdk").service("nope").send().await.unwrap_err();
+    let err = client
+        .update_service()
+        .cluster("sdk")
+        .service("nope")
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.into_service_error().is_service_not_found_exception());
-    let err = client.list_services().cluster("other").send().await.unwrap_err();
+    let err = client
+        .list_services()
+        .cluster("other")
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.into_service_error().is_cluster_not_found_exception());
-    let err = client.describe_task_definition().task_definition("sdk-web:7").send().await.unwrap_err();
+    let err = client
+        .describe_task_definition()
+        .task_definition("sdk-web:7")
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.into_service_error().is_client_exception());
-    let err = client.stop_task().cluster("sdk").task("0123456789abcdef0123456789abcdef").send().await.unwrap_err();
+    let err = client
+        .stop_task()
+        .cluster("sdk")
+        .task("0123456789abcdef0123456789abcdef")
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.into_service_error().is_invalid_parameter_exception());
 }

@@ -111,20 +111,36 @@ pub async fn deploy(
         && existing.is_none()
         && let Some(boot) = template::bootstrap(template)
     {
-        console.line(format!("stack {name}: creating the image repositories first"));
+        console.line(format!(
+            "stack {name}: creating the image repositories first"
+        ));
         apply(clients, name, &boot, &[], stack, false, options, console).await?;
         existing = locate::describe(clients, name).await?;
     }
-    let images = resolve_images(clients, stack, &slots, existing.as_ref(), engine.as_ref(), console)
-        .await?;
+    let images = resolve_images(
+        clients,
+        stack,
+        &slots,
+        existing.as_ref(),
+        engine.as_ref(),
+        console,
+    )
+    .await?;
 
     // The change set for the whole stack.
     let parameters: Vec<(String, String)> = slots
         .iter()
-        .filter_map(|s| images.get(&s.container).map(|i| (s.parameter.clone(), i.clone())))
+        .filter_map(|s| {
+            images
+                .get(&s.container)
+                .map(|i| (s.parameter.clone(), i.clone()))
+        })
         .collect();
     let required = template::required_parameters(template);
-    if let Some(p) = required.iter().find(|p| !parameters.iter().any(|(k, _)| k == *p)) {
+    if let Some(p) = required
+        .iter()
+        .find(|p| !parameters.iter().any(|(k, _)| k == *p))
+    {
         return Err(Error::Template(format!(
             "parameter {p} has no value: give its service an `image`, or a `build` folder with Docker running"
         )));
@@ -279,7 +295,12 @@ async fn apply(
         .set_parameters(Some(
             parameters
                 .iter()
-                .map(|(k, v)| Parameter::builder().parameter_key(k).parameter_value(v).build())
+                .map(|(k, v)| {
+                    Parameter::builder()
+                        .parameter_key(k)
+                        .parameter_value(v)
+                        .build()
+                })
                 .collect(),
         ))
         .capabilities(Capability::CapabilityIam)
@@ -346,7 +367,10 @@ async fn apply(
             "Conditional" => "  (may be replaced)",
             _ => "",
         };
-        console.line(format!("  {:<8} {:<40} {}{replace}", c.action, c.logical_id, c.kind));
+        console.line(format!(
+            "  {:<8} {:<40} {}{replace}",
+            c.action, c.logical_id, c.kind
+        ));
     }
     if let Err(e) = console.confirm("deploy", &format!("Apply these changes to stack {name}?")) {
         let _ = clients
@@ -369,8 +393,15 @@ async fn apply(
         .send()
         .await
         .map_err(|e| Error::api("cloudformation", "ExecuteChangeSet", e))?;
-    let end = crate::events::follow(clients, name, baseline, console, options.poll, options.timeout)
-        .await?;
+    let end = crate::events::follow(
+        clients,
+        name,
+        baseline,
+        console,
+        options.poll,
+        options.timeout,
+    )
+    .await?;
     end.into_result(name, &["CREATE_COMPLETE", "UPDATE_COMPLETE"])?;
     Ok(true)
 }

@@ -44,7 +44,9 @@ impl End {
         let failure = self.failure.unwrap_or_else(|| Failure {
             resource: stack.to_string(),
             resource_type: "AWS::CloudFormation::Stack".into(),
-            reason: self.status_reason.unwrap_or_else(|| "no reason given".into()),
+            reason: self
+                .status_reason
+                .unwrap_or_else(|| "no reason given".into()),
         });
         Err(Error::Rollback {
             stack: stack.to_string(),
@@ -58,7 +60,13 @@ impl End {
 
 /// Ids of the events the stack already has (none when it does not exist).
 pub async fn seen(clients: &Clients, stack: &str) -> Result<HashSet<String>, Error> {
-    match clients.cfn.describe_stack_events().stack_name(stack).send().await {
+    match clients
+        .cfn
+        .describe_stack_events()
+        .stack_name(stack)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out
             .stack_events()
             .iter()
@@ -89,7 +97,13 @@ pub async fn follow(
     let mut failure: Option<Failure> = None;
     loop {
         // New events, oldest first.
-        let events = match clients.cfn.describe_stack_events().stack_name(stack).send().await {
+        let events = match clients
+            .cfn
+            .describe_stack_events()
+            .stack_name(stack)
+            .send()
+            .await
+        {
             Ok(out) => out.stack_events().to_vec(),
             Err(e) if is_gone(&e) => Vec::new(),
             Err(e) => return Err(Error::api("cloudformation", "DescribeStackEvents", e)),
@@ -108,7 +122,11 @@ pub async fn follow(
                 "{:>4}:{:02}  {status:<28} {logical:<36} {kind}{}",
                 secs / 60,
                 secs % 60,
-                if reason.is_empty() { String::new() } else { format!("  {reason}") }
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!("  {reason}")
+                }
             ));
             tracing::debug!(stack, resource = logical, status, "stack event");
             let is_cause = status.ends_with("_FAILED")

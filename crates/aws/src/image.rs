@@ -64,7 +64,10 @@ pub async fn build_and_push(
     while let Some(item) = stream.next().await {
         let info = item.map_err(|e| fail(format!("build failed: {e}")))?;
         if let Some(detail) = info.error_detail {
-            return Err(fail(format!("build failed: {}", detail.message.unwrap_or_default())));
+            return Err(fail(format!(
+                "build failed: {}",
+                detail.message.unwrap_or_default()
+            )));
         }
         if let Some(text) = info.stream {
             for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
@@ -84,7 +87,12 @@ pub async fn build_and_push(
     docker
         .tag_image(
             &latest,
-            Some(TagImageOptionsBuilder::new().repo(repository_uri).tag(&tag).build()),
+            Some(
+                TagImageOptionsBuilder::new()
+                    .repo(repository_uri)
+                    .tag(&tag)
+                    .build(),
+            ),
         )
         .await
         .map_err(|e| fail(format!("cannot tag the image: {e}")))?;
@@ -100,7 +108,10 @@ pub async fn build_and_push(
     while let Some(item) = push.next().await {
         let info = item.map_err(|e| fail(format!("push failed: {e}")))?;
         if let Some(detail) = info.error_detail {
-            return Err(fail(format!("push failed: {}", detail.message.unwrap_or_default())));
+            return Err(fail(format!(
+                "push failed: {}",
+                detail.message.unwrap_or_default()
+            )));
         }
     }
     let reference = format!("{repository_uri}:{tag}");

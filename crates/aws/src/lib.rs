@@ -29,10 +29,11 @@ pub use console::Console;
 pub use deploy::{DeployOptions, DeployReport, deploy};
 pub use error::Error;
 
-/// Tracing directives that must follow the user's filter: the SDK's signer logs the
-/// canonical request (with the session token) and the orchestrator logs requests and
-/// responses (with bodies, where a template's environment values travel) at DEBUG and
-/// TRACE. Capping those targets at INFO keeps secrets out of any verbose log.
+/// Tracing directives that must follow the user's filter: they cap the SDK's, the HTTP
+/// stack's and the Docker client's own targets at INFO, so that whatever those libraries
+/// log at DEBUG/TRACE about signing, requests and bodies (where a template's environment
+/// values travel) stays out of a verbose log, in this SDK version and later ones. albless's
+/// own events never carry a credential (tests/secrets.rs).
 pub fn log_directives() -> &'static [&'static str] {
     &[
         "aws_sigv4=info",

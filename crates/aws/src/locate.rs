@@ -74,9 +74,7 @@ fn is_endpoint(key: &str, value: &str) -> bool {
 
 /// Outputs with the API endpoint first, the others in key order.
 pub fn order_outputs(mut outputs: Vec<(String, String)>) -> Vec<(String, String)> {
-    outputs.sort_by(|a, b| {
-        (!is_endpoint(&a.0, &a.1), &a.0).cmp(&(!is_endpoint(&b.0, &b.1), &b.0))
-    });
+    outputs.sort_by(|a, b| (!is_endpoint(&a.0, &a.1), &a.0).cmp(&(!is_endpoint(&b.0, &b.1), &b.0)));
     outputs
 }
 
@@ -149,14 +147,16 @@ pub async fn resources(clients: &Clients, name: &str) -> Result<Vec<Resource>, E
             .send()
             .await
             .map_err(|e| Error::api("cloudformation", "ListStackResources", e))?;
-        all.extend(out.stack_resource_summaries().iter().map(|r| Resource {
-            logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
-            physical_id: r.physical_resource_id().unwrap_or_default().to_string(),
-            kind: r.resource_type().unwrap_or_default().to_string(),
-            status: r
-                .resource_status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
+        all.extend(out.stack_resource_summaries().iter().map(|r| {
+            Resource {
+                logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
+                physical_id: r.physical_resource_id().unwrap_or_default().to_string(),
+                kind: r.resource_type().unwrap_or_default().to_string(),
+                status: r
+                    .resource_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            }
         }));
         token = out.next_token().map(str::to_string);
         if token.is_none() {

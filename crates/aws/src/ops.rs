@@ -183,7 +183,10 @@ pub async fn status(clients: &Clients, stack_name: &str) -> Result<StatusReport,
                 reason: d.rollout_state_reason().map(str::to_string),
             })
             .collect();
-        if let Some(d) = deployments.iter().find(|d| d.rollout.as_deref() == Some("FAILED")) {
+        if let Some(d) = deployments
+            .iter()
+            .find(|d| d.rollout.as_deref() == Some("FAILED"))
+        {
             warnings.push(format!(
                 "service {name}: deployment {} FAILED: {}",
                 d.id,
@@ -267,7 +270,9 @@ pub async fn endpoint(clients: &Clients, deployed: &Deployed) -> Result<Option<S
 
 /// The Cloud Map service id of a registry ARN (`...:service/srv-xxxx`).
 pub fn cloud_map_id(arn: &str) -> Option<&str> {
-    arn.rsplit_once("service/").map(|(_, id)| id).filter(|id| !id.is_empty())
+    arn.rsplit_once("service/")
+        .map(|(_, id)| id)
+        .filter(|id| !id.is_empty())
 }
 
 /// Health of every instance of Cloud Map service `id`, sorted by instance id.
@@ -335,7 +340,14 @@ pub async fn scale(
     let (cluster, svc) = find_service(clients, &deployed, name).await?;
     set_desired(clients, &cluster, &svc, count as i32).await?;
     console.line(format!("service {name}: desired count {count}"));
-    wait_counts(clients, &cluster, svc.service_arn().unwrap_or(name), waits, console).await
+    wait_counts(
+        clients,
+        &cluster,
+        svc.service_arn().unwrap_or(name),
+        waits,
+        console,
+    )
+    .await
 }
 
 async fn set_desired(
@@ -353,7 +365,11 @@ async fn set_desired(
         .send()
         .await
         .map_err(|e| Error::api("ecs", "UpdateService", e))?;
-    tracing::info!(service = svc.service_name(), desired = count, "desired count set");
+    tracing::info!(
+        service = svc.service_name(),
+        desired = count,
+        "desired count set"
+    );
     Ok(())
 }
 
@@ -434,7 +450,12 @@ pub async fn sleep(
                 .ecs
                 .tag_resource()
                 .resource_arn(arn)
-                .tags(Tag::builder().key(SLEEP_TAG).value(count.to_string()).build())
+                .tags(
+                    Tag::builder()
+                        .key(SLEEP_TAG)
+                        .value(count.to_string())
+                        .build(),
+                )
                 .send()
                 .await
                 .map_err(|e| Error::api("ecs", "TagResource", e))?;
@@ -444,8 +465,14 @@ pub async fn sleep(
         console.line(format!("service {name}: asleep (was {count})"));
     }
     for svc in &services {
-        wait_counts(clients, &cluster, svc.service_arn().unwrap_or_default(), waits, console)
-            .await?;
+        wait_counts(
+            clients,
+            &cluster,
+            svc.service_arn().unwrap_or_default(),
+            waits,
+            console,
+        )
+        .await?;
     }
     Ok(kept)
 }
@@ -490,8 +517,14 @@ pub async fn wake(
         wait_counts(clients, &cluster, arn, waits, console).await?;
         for registry in svc.service_registries() {
             if let Some(id) = registry.registry_arn().and_then(cloud_map_id) {
-                wait_healthy(clients, svc.service_name().unwrap_or_default(), id, waits, console)
-                    .await?;
+                wait_healthy(
+                    clients,
+                    svc.service_name().unwrap_or_default(),
+                    id,
+                    waits,
+                    console,
+                )
+                .await?;
             }
         }
     }
@@ -567,7 +600,9 @@ pub async fn wait_answers(url: &str, waits: Waits, console: &Console) -> Result<
             }
             other => console.spin(format!(
                 "waiting for {url} to answer ({})",
-                other.map(|s| s.to_string()).unwrap_or_else(|| "no answer".into())
+                other
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "no answer".into())
             )),
         }
         if started.elapsed() > waits.timeout {
@@ -687,7 +722,10 @@ pub async fn destroy(
         "stack {stack_name}: {} resources will be deleted",
         deployed.resources.len()
     ));
-    console.confirm("destroy", &format!("Delete stack {stack_name} and everything in it?"))?;
+    console.confirm(
+        "destroy",
+        &format!("Delete stack {stack_name} and everything in it?"),
+    )?;
     for repo in deployed.physical_ids("AWS::ECR::Repository") {
         let n = empty_repository(clients, repo).await?;
         console.line(format!("repository {repo}: {n} image(s) deleted"));
@@ -700,8 +738,15 @@ pub async fn destroy(
         .send()
         .await
         .map_err(|e| Error::api("cloudformation", "DeleteStack", e))?;
-    let end = crate::events::follow(clients, stack_name, baseline, console, waits.poll, waits.timeout)
-        .await?;
+    let end = crate::events::follow(
+        clients,
+        stack_name,
+        baseline,
+        console,
+        waits.poll,
+        waits.timeout,
+    )
+    .await?;
     end.into_result(stack_name, &["DELETE_COMPLETE"])?;
     console.line(format!("stack {stack_name}: deleted"));
     Ok(())

@@ -16,7 +16,10 @@ use crate::{Clients, Console, Error};
 /// ECS services of the stack: its cluster and the services' ARNs.
 pub(crate) fn services(deployed: &Deployed) -> Option<(String, Vec<String>)> {
     let cluster = deployed.cluster()?.to_string();
-    let services: Vec<String> = deployed.physical_ids("AWS::ECS::Service").map(str::to_string).collect();
+    let services: Vec<String> = deployed
+        .physical_ids("AWS::ECS::Service")
+        .map(str::to_string)
+        .collect();
     Some((cluster, services))
 }
 
@@ -95,7 +98,9 @@ pub(crate) fn check(svc: &Service, since: SystemTime) -> Result<(), Error> {
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
     for e in svc.events() {
-        let recent = e.created_at().is_some_and(|t| t.as_secs_f64() >= since_secs);
+        let recent = e
+            .created_at()
+            .is_some_and(|t| t.as_secs_f64() >= since_secs);
         let message = e.message().unwrap_or_default();
         let lower = message.to_ascii_lowercase();
         if recent
@@ -125,7 +130,8 @@ pub(crate) fn steady(svc: &Service) -> bool {
     let deployments = svc.deployments();
     deployments.len() <= 1
         && deployments.iter().all(|d| {
-            d.rollout_state().is_none_or(|r| *r == DeploymentRolloutState::Completed)
+            d.rollout_state()
+                .is_none_or(|r| *r == DeploymentRolloutState::Completed)
         })
         && svc.running_count() == svc.desired_count()
         && svc.pending_count() == 0

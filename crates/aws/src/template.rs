@@ -27,7 +27,10 @@ pub struct ImageSlot {
 }
 
 /// The template's resources of `kind`, as `(logical id, resource)`.
-pub fn resources_of<'a>(template: &'a Value, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> {
+pub fn resources_of<'a>(
+    template: &'a Value,
+    kind: &'a str,
+) -> impl Iterator<Item = (&'a str, &'a Value)> {
     template["Resources"]
         .as_object()
         .into_iter()
@@ -48,10 +51,15 @@ pub fn image_slots(template: &Value) -> Vec<ImageSlot> {
     let mut slots = Vec::new();
     for (id, task) in resources_of(template, "AWS::ECS::TaskDefinition") {
         let stem = id.strip_suffix("TaskDefinition").unwrap_or(id);
-        for container in task["Properties"]["ContainerDefinitions"].as_array().into_iter().flatten() {
-            let (Some(name), Some(parameter)) =
-                (container["Name"].as_str(), container["Image"]["Ref"].as_str())
-            else {
+        for container in task["Properties"]["ContainerDefinitions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let (Some(name), Some(parameter)) = (
+                container["Name"].as_str(),
+                container["Image"]["Ref"].as_str(),
+            ) else {
                 continue;
             };
             let repository = repositories

@@ -1,6 +1,7 @@
 //! The `albless` binary: parses the command line, runs one command, maps failures to
 //! exit codes. Each command lives in its own module; this file only dispatches.
 
+mod aws;
 mod control;
 mod cost;
 mod deploy;
@@ -52,6 +53,9 @@ enum Command {
     SpotInterrupt(spot_interrupt::SpotInterruptArgs),
     /// Write the CloudFormation template that deploys the stack on AWS.
     Synth(synth::SynthArgs),
+    /// The same commands against the stack deployed on AWS (deploy, status, scale,
+    /// sleep, wake, logs, destroy).
+    Aws(aws::AwsArgs),
     /// Check an albless.toml and report every problem with its line and column.
     Validate {
         /// The stack file.
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
     init_tracing();
     let result = match cli.command {
         Command::Up(args) => up::run(args),
+        Command::Aws(args) => aws::run(args),
         Command::Cost(args) => cost::run(args),
         Command::Status(args) => status::run(args),
         Command::Scale(args) => scale::run(args),
@@ -90,6 +95,11 @@ fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ALBLESS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // The AWS SDK logs signed requests and bodies at DEBUG/TRACE: keep them out.
+    let filter = albless_aws::log_directives()
+        .iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(filter, |f, d| f.add_directive(d));
     use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)

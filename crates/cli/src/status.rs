@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 
 use crate::control::{Running, StackArgs, runtime, sdk_error};
 
+/// Service events shown (newest first), as the ECS console's list starts.
+const EVENTS: usize = 20;
+
 /// Options of `albless status`.
 #[derive(clap::Args)]
 pub struct StatusArgs {
@@ -94,7 +97,7 @@ pub async fn collect(running: &Running) -> anyhow::Result<Value> {
                     "rollout": d.rollout_state().map(|r| r.as_str().to_string()),
                     "reason": d.rollout_state_reason(),
                 })).collect::<Vec<_>>(),
-                "events": svc.events().iter().take(5).map(|e| e.message().unwrap_or_default().to_string()).collect::<Vec<_>>(),
+                "events": svc.events().iter().take(EVENTS).map(|e| e.message().unwrap_or_default().to_string()).collect::<Vec<_>>(),
                 "tasks": tasks,
             }));
         }
@@ -202,6 +205,9 @@ fn print_tables(report: &Value) {
             ]);
         }
         println!("{tasks}");
+        for event in svc["events"].as_array().into_iter().flatten().take(3) {
+            println!("  {}", text(event));
+        }
     }
 }
 

@@ -109,6 +109,7 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     println!("gateway: http://{gateway_addr}");
     println!("dns: {dns_addr} (namespace {})", stack.discovery.namespace);
     println!("control: http://{control_addr}");
+    println!("dashboard: http://{control_addr}/");
     for (name, svc) in &stack.services {
         println!(
             "service {name}: {} task(s), discovered as {name}.{}",
@@ -130,7 +131,9 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     let printer = tokio::spawn(print_events(events, stack.discovery.namespace.clone()));
 
     let dns_task = tokio::spawn(dns.run());
-    let gateway = Gateway::new(GatewayConfig::from_stack(&stack), registry.clone());
+    let gateway = Gateway::new(GatewayConfig::from_stack(&stack), registry.clone())
+        .with_wake(Arc::new(SchedulerWake(scheduler.handle())));
+    let metrics = gateway.metrics();
     let mut gw_shutdown = shutdown_rx.clone();
     let gateway_task = tokio::spawn(gateway.serve(listener, async move {
         let _ = gw_shutdown.wait_for(|s| *s).await;
@@ -139,7 +142,14 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     let api = albless_api::router(albless_api::ApiState {
         registry: registry.clone(),
         scheduler: Some(scheduler_handle.clone()),
-    });
+    })
+    // The dashboard (`GET /`, `/dashboard/...`) beside the AWS API (`POST /`).
+    .merge(albless_dashboard::router(albless_dashboard::Dashboard {
+        scheduler: scheduler_handle.clone(),
+        metrics,
+        log_dir: state_dir.join("logs"),
+        gateway_url: Some(format!("http://{gateway_addr}")),
+    }));
     let mut api_shutdown = shutdown_rx.clone();
     let control_task = tokio::spawn(async move {
         axum::serve(control, api)
@@ -237,5 +247,32 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// Wake on request for the gateway: services with `scale_to_zero` are woken by the
+/// scheduler; others answer as HTTP API does.
+struct SchedulerWake(albless_scheduler::SchedulerHandle);
+
+impl albless_gateway::Wake for SchedulerWake {
+    fn request(&self, service: &str) {
+        self.0.record_request(service);
+    }
+
+    fn wake<'a>(
+        &'a self,
+        service: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = albless_gateway::Woken> + Send + 'a>>
+    {
+        Box::pin(async move {
+            if !self.0.scales_to_zero(service) {
+                return albless_gateway::Woken::NotApplicable;
+            }
+            if self.0.wake(service).await {
+                albless_gateway::Woken::Ready
+            } else {
+                albless_gateway::Woken::TimedOut
+            }
+        })
     }
 }

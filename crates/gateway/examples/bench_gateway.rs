@@ -7,10 +7,13 @@
 //! bench_gateway --listen 127.0.0.1:8000 --workers 1 127.0.0.2:8080 127.0.0.3:8080
 //! ```
 //!
+//! Serves with `Gateway::serve_workers`: `--workers` single-threaded workers, each with its
+//! own `SO_REUSEPORT` listener (default 1, as the bench compares with one nginx worker).
 //! Prints `listening <addr>` once it serves; stops on SIGTERM or Ctrl-C.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 
 use albless_gateway::{Gateway, GatewayConfig};
 use albless_registry::{ATTR_IPV4, ATTR_PORT, Registry, ServiceConfig};
@@ -50,24 +53,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "ecs.local",
         vec![Route::new("$default".parse()?, "backend")],
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        println!("listening {}", listener.local_addr()?);
-        let gateway = Gateway::new(config, registry);
-        gateway
-            .serve(listener, async {
-                use tokio::signal::unix::{SignalKind, signal};
-                let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            })
-            .await?;
-        Ok(())
-    })
+    let gateway = Gateway::new(config, registry);
+    let workers = NonZeroUsize::new(workers).ok_or("--workers must be at least 1")?;
+    gateway.serve_workers(
+        listen,
+        workers,
+        |addr| println!("listening {addr}"),
+        async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        },
+    )?;
+    Ok(())
 }

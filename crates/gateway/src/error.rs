@@ -44,6 +44,13 @@ pub(crate) enum GatewayError {
         /// The route's service.
         service: String,
     },
+    /// A service that wakes on request did not get an instance within its wake timeout
+    /// (beyond AWS, `wake.rs`): 503 with `Retry-After`.
+    #[error("service `{service}` is waking up")]
+    Asleep {
+        /// The route's service.
+        service: String,
+    },
     /// The request line and header values add up to more than HTTP API accepts.
     #[error("request line and headers are {size} bytes, over the 10240 byte limit")]
     HeadersTooLarge {
@@ -103,6 +110,12 @@ impl GatewayError {
         response
             .headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let GatewayError::Asleep { .. } = self {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                HeaderValue::from(crate::RETRY_AFTER_SECS),
+            );
+        }
         response
     }
 
@@ -121,6 +134,7 @@ impl GatewayError {
             GatewayError::Throttled { .. } => ("Too Many Requests", "THROTTLED"),
             GatewayError::ServiceNotFound { .. }
             | GatewayError::NoInstance { .. }
+            | GatewayError::Asleep { .. }
             | GatewayError::Upstream { .. } => ("Service Unavailable", "INTEGRATION_FAILURE"),
             GatewayError::Timeout { .. } => ("Service Unavailable", "INTEGRATION_TIMEOUT"),
             GatewayError::Internal { .. } => ("Internal Server Error", "INTEGRATION_FAILURE"),
@@ -155,6 +169,7 @@ impl GatewayError {
             // with the scheduler, not a broken integration.
             GatewayError::ServiceNotFound { .. }
             | GatewayError::NoInstance { .. }
+            | GatewayError::Asleep { .. }
             | GatewayError::Upstream { .. }
             | GatewayError::Timeout { .. } => (
                 StatusCode::SERVICE_UNAVAILABLE,

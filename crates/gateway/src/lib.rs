@@ -24,6 +24,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,13 +43,17 @@ mod cors;
 mod discovery;
 mod error;
 mod mapping;
+pub mod metrics;
 mod pool;
 mod proxy;
 mod request_id;
 mod routes;
 mod throttle;
+mod wake;
 
 pub use config::GatewayConfig;
+pub use metrics::Metrics;
+pub use wake::{RETRY_AFTER_SECS, Wake, Woken};
 
 use access_log::{AccessLogger, LogReceiver};
 use cors::CorsPolicy;
@@ -92,8 +97,16 @@ impl Gateway {
                 timeout: route.timeout.map_or(default_timeout, clamp_timeout),
                 bucket,
                 mappings,
+                metrics: config
+                    .routes
+                    .iter()
+                    .position(|r| std::ptr::eq(r, route))
+                    .unwrap_or(0),
             }
         });
+        let metrics = Arc::new(Metrics::new(
+            config.routes.iter().map(|r| r.key.to_string()),
+        ));
 
         let (access_log, log_receiver) = match &config.access_log {
             Some(log) => {
@@ -114,11 +127,27 @@ impl Gateway {
             access_log,
             retry: config.retry_connect_failures,
             outliers: config.outlier.map(Outliers::new),
+            metrics,
+            wake: None,
         };
         Gateway {
             proxy: Arc::new(proxy),
             access_log: log_receiver,
         }
+    }
+
+    /// Wakes sleeping services on request through `hook` (see [`Wake`]): a request for
+    /// a service with no instance waits for one instead of getting 503 at once.
+    pub fn with_wake(mut self, hook: Arc<dyn Wake>) -> Gateway {
+        if let Some(proxy) = Arc::get_mut(&mut self.proxy) {
+            proxy.wake = Some(hook);
+        }
+        self
+    }
+
+    /// The gateway's live traffic counters (see [`metrics`]), for the dashboard.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.proxy.metrics.clone()
     }
 
     /// Serves connections from `listener` until `shutdown` resolves, then finishes
@@ -141,49 +170,7 @@ impl Gateway {
         // Aborted when serving ends, so the delayed view stops with the gateway.
         let follower = self.proxy.discovery.follower().map(tokio::spawn);
         let sweeper = tokio::spawn(sweep(self.proxy.pool.clone()));
-        tracing::info!(listen = %local, "gateway listening");
-
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder.http1().timer(TokioTimer::new());
-        builder.http2().timer(TokioTimer::new());
-        let graceful = GracefulShutdown::new();
-
-        tokio::pin!(shutdown);
-        loop {
-            let (stream, client) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(err) => {
-                        accept_failed(err).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
-            };
-            let Some(conn) = conn_info(&stream, local, client) else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-
-            let proxy = self.proxy.clone();
-            let service = service_fn(move |req| {
-                let proxy = proxy.clone();
-                async move { Ok::<_, Infallible>(proxy.handle(req, conn).await) }
-            });
-            let connection = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .into_owned();
-            let connection = graceful.watch(connection);
-            tokio::spawn(async move {
-                if let Err(err) = connection.await {
-                    tracing::debug!(client = %client, error = %err, "connection ended with error");
-                }
-            });
-        }
-
-        drop(listener);
-        tracing::info!(listen = %local, connections = graceful.count(), "gateway draining");
-        graceful.shutdown().await;
+        serve_listener(self.proxy, listener, local, shutdown).await;
         if let Some(follower) = follower {
             follower.abort();
         }
@@ -191,6 +178,157 @@ impl Gateway {
         tracing::info!(listen = %local, "gateway stopped");
         Ok(())
     }
+
+    /// Serves `listen` with `workers` threads until `shutdown` resolves, then drains
+    /// every worker as [`Gateway::serve`] does. Blocks the calling thread, which is
+    /// worker 0; `ready` is called with the bound address (port 0 picks one) once every
+    /// worker's socket listens.
+    ///
+    /// Each worker is a single-threaded tokio runtime with its own listening socket on
+    /// the same address (`SO_REUSEPORT`: the kernel spreads new connections over them),
+    /// so a connection is served start to end on one thread, like an nginx worker
+    /// process. Measured with `bench/gateway.sh` at one worker, this served about 1.3
+    /// times the requests/s of a one-worker multi-thread runtime, whose accept loop and
+    /// connections run on two threads (bench/gateway-notes.md). Routes, buckets, the
+    /// registry view and the pool of instance connections are shared by the workers.
+    ///
+    /// Fails when the sockets cannot be bound, a worker cannot start, or the access log
+    /// cannot be opened.
+    pub fn serve_workers(
+        self,
+        listen: SocketAddr,
+        workers: NonZeroUsize,
+        ready: impl FnOnce(SocketAddr),
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let mut listeners = bind_reuseport(listen, workers)?.into_iter();
+        let Some(first) = listeners.next() else {
+            return Ok(());
+        };
+        let local = first.local_addr()?;
+        // Workers 1.. stop when worker 0 has seen `shutdown`, or has failed.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+        let mut threads = Vec::new();
+        for (i, listener) in listeners.enumerate() {
+            let proxy = self.proxy.clone();
+            let mut stop = stop_rx.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("albless-gateway-{}", i + 1))
+                .spawn(move || {
+                    worker_runtime()?.block_on(async move {
+                        let listener = TcpListener::from_std(listener)?;
+                        let stopped = async move {
+                            let _ = stop.changed().await;
+                        };
+                        serve_listener(proxy, listener, local, stopped).await;
+                        Ok::<_, io::Error>(())
+                    })
+                })?;
+            threads.push(thread);
+        }
+        ready(local);
+        let result = worker_runtime()?.block_on(async move {
+            let listener = TcpListener::from_std(first)?;
+            self.serve(listener, async move {
+                shutdown.await;
+                let _ = stop_tx.send(());
+            })
+            .await
+        });
+        for thread in threads {
+            match thread.join() {
+                Ok(Err(err)) => tracing::warn!(error = %err, "gateway worker failed"),
+                Err(_) => tracing::warn!("gateway worker panicked"),
+                Ok(Ok(())) => {}
+            }
+        }
+        result
+    }
+}
+
+/// `workers` listening sockets on `listen`, all with `SO_REUSEPORT`; with port 0, the
+/// first picks the port and the others bind to it.
+fn bind_reuseport(
+    listen: SocketAddr,
+    workers: NonZeroUsize,
+) -> io::Result<Vec<std::net::TcpListener>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut addr = listen;
+    let mut listeners = Vec::with_capacity(workers.get());
+    for _ in 0..workers.get() {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        // nginx's default backlog is 511; a burst of new connections waits in it.
+        socket.listen(1024)?;
+        let listener = std::net::TcpListener::from(socket);
+        addr = listener.local_addr()?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// One worker's runtime: a single thread for its listener, its connections and the
+/// connections to instances they open.
+fn worker_runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// Serves connections from `listener` until `shutdown` resolves, then closes the
+/// listener and waits for the connections' in-flight requests (see [`Gateway::serve`]).
+async fn serve_listener(
+    proxy: Arc<Proxy>,
+    listener: TcpListener,
+    local: SocketAddr,
+    shutdown: impl Future<Output = ()>,
+) {
+    tracing::info!(listen = %local, "gateway listening");
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new());
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, client) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    accept_failed(err).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Some(conn) = conn_info(&stream, local, client) else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+
+        let proxy = proxy.clone();
+        let service = service_fn(move |req| {
+            let proxy = proxy.clone();
+            async move { Ok::<_, Infallible>(proxy.handle(req, conn).await) }
+        });
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(client = %client, error = %err, "connection ended with error");
+            }
+        });
+    }
+
+    drop(listener);
+    tracing::info!(listen = %local, connections = graceful.count(), "gateway draining");
+    graceful.shutdown().await;
 }
 
 /// Closes idle connections to instances once they pass the pool's idle timeout, also

@@ -236,7 +236,6 @@ impl Pool {
     }
 }
 
-
 /// `ip:port` as a `Host` value [INF, §1.3].
 fn host_value(addr: SocketAddr) -> HeaderValue {
     HeaderValue::try_from(addr.to_string())

@@ -62,6 +62,10 @@ pub(crate) struct Proxy {
     /// Retry idempotent requests on another instance when the connection fails.
     pub(crate) retry: bool,
     pub(crate) outliers: Option<Outliers>,
+    /// Wake on request (`wake.rs`), when the scheduler offers it.
+    pub(crate) wake: Option<Arc<dyn crate::Wake>>,
+    /// Live traffic counters (`metrics.rs`), bumped once per answered request.
+    pub(crate) metrics: Arc<crate::Metrics>,
 }
 
 /// The two ends of a client's connection.
@@ -99,6 +103,10 @@ static VIA: HeaderValue = HeaderValue::from_static("HTTP/1.1 AmazonAPIGateway");
 struct Outcome {
     /// The gateway answered a CORS preflight itself.
     preflight: bool,
+    /// The matched route's metrics index.
+    route: Option<usize>,
+    /// The instance the request was sent to (the last one, after retries).
+    instance: Option<SocketAddr>,
 }
 
 impl Proxy {
@@ -158,9 +166,16 @@ impl Proxy {
                 .insert(APIGW_REQUESTID.clone(), value);
         }
         span.record("status", response.status().as_u16());
+        let latency = start.elapsed();
         span.record(
             "latency_ms",
-            u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+            u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+        );
+        self.metrics.record(
+            outcome.route,
+            outcome.instance,
+            response.status().as_u16(),
+            latency,
         );
         tracing::debug!(parent: &span, "request answered");
 
@@ -237,6 +252,7 @@ impl Proxy {
             .ok_or(GatewayError::NoRoute)?;
         let target = matched.target;
         span.record("route_key", &*target.key);
+        outcome.route = Some(target.metrics);
         if let Some(record) = record.as_mut() {
             record.route_key = Some(target.key.clone());
         }
@@ -304,13 +320,33 @@ impl Proxy {
         let retry_template = (self.retry && is_idempotent(&parts.method) && body.is_end_stream())
             .then(|| (parts.method.clone(), parts.headers.clone()));
 
+        if let Some(hook) = &self.wake {
+            hook.request(&target.service);
+        }
         let started = Instant::now();
         let deadline = started + target.timeout;
         let mut tried: Vec<SocketAddr> = Vec::new();
         let mut req = Some(Request::from_parts(parts, body));
         let response = loop {
-            let instance = self.choose(&target.service, &tried)?;
+            let instance = match self.choose(&target.service, &tried) {
+                // Wake on request (`wake.rs`): hold the request while a task starts.
+                Err(GatewayError::NoInstance { service }) if tried.is_empty() => {
+                    let woken = match &self.wake {
+                        Some(hook) => hook.wake(&service).await,
+                        None => crate::Woken::NotApplicable,
+                    };
+                    match woken {
+                        crate::Woken::Ready => self.choose(&service, &tried)?,
+                        crate::Woken::TimedOut => return Err(GatewayError::Asleep { service }),
+                        crate::Woken::NotApplicable => {
+                            return Err(GatewayError::NoInstance { service });
+                        }
+                    }
+                }
+                other => other?,
+            };
             span.record("instance", field::display(instance));
+            outcome.instance = Some(instance);
             let upstream = match req.take() {
                 Some(mut upstream) => {
                     *upstream.uri_mut() = Uri::from(path_and_query.clone());
@@ -390,7 +426,10 @@ impl Proxy {
                 .mappings
                 .apply_response(head.status, &mut head.headers, rec);
         }
-        Ok(Response::from_parts(head, ResponseBody::upstream(body, lease)))
+        Ok(Response::from_parts(
+            head,
+            ResponseBody::upstream(body, lease),
+        ))
     }
 
     /// The path with the stage prefix removed (`$request.path`), or `None` when the

@@ -50,6 +50,8 @@ pub(crate) struct RouteTarget {
     pub(crate) bucket: Option<Bucket>,
     /// The route's parameter mappings.
     pub(crate) mappings: Mappings,
+    /// The route's series in the gateway's metrics (its index in the configuration).
+    pub(crate) metrics: usize,
 }
 
 impl RouteTarget {
@@ -62,6 +64,7 @@ impl RouteTarget {
             timeout: Duration::from_secs(30),
             bucket: None,
             mappings: Mappings::default(),
+            metrics: 0,
         }
     }
 }

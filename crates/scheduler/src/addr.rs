@@ -24,7 +24,10 @@ impl AddressPool {
     /// A pool over 127.B.0.2 – 127.B.255.254 with B chosen at random in 16..=239, so
     /// that several stacks on one machine rarely meet.
     pub fn new() -> AddressPool {
-        AddressPool { next: Mutex::new(0), base: 16 + (rand::random::<u8>() % 224) }
+        AddressPool {
+            next: Mutex::new(0),
+            base: 16 + (rand::random::<u8>() % 224),
+        }
     }
 
     /// The next free address for a task listening on `port`.
@@ -54,7 +57,10 @@ mod tests {
         let held = TcpListener::bind((first, 0)).unwrap();
         let port = held.local_addr().unwrap().port();
         // Force the pool back to the same address: a fresh pool with the same base.
-        let again = AddressPool { next: Mutex::new(0), base: pool.base };
+        let again = AddressPool {
+            next: Mutex::new(0),
+            base: pool.base,
+        };
         let second = again.allocate(port).unwrap();
         assert_ne!(first, second);
         assert!(second.is_loopback());

@@ -16,8 +16,13 @@ pub struct Clock {
 impl Clock {
     /// A clock anchored at the current tokio instant and wall-clock time.
     pub fn new() -> Clock {
-        let epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        Clock { origin: Instant::now(), origin_epoch: epoch.as_secs_f64() }
+        let epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        Clock {
+            origin: Instant::now(),
+            origin_epoch: epoch.as_secs_f64(),
+        }
     }
 
     /// Now, in tokio's clock.
@@ -28,6 +33,16 @@ impl Clock {
     /// Now, as Unix epoch seconds (millisecond precision, as ECS reports).
     pub fn epoch(&self) -> f64 {
         self.epoch_at(Instant::now())
+    }
+
+    /// The tokio instant of Unix epoch second `epoch` (now, if it is in the past).
+    pub fn instant_at_epoch(&self, epoch: f64) -> Instant {
+        let ahead = epoch - self.epoch();
+        if ahead <= 0.0 {
+            Instant::now()
+        } else {
+            Instant::now() + Duration::from_secs_f64(ahead)
+        }
     }
 
     /// `at`, as Unix epoch seconds.

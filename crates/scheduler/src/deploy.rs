@@ -28,7 +28,9 @@ pub fn breaker_threshold(desired: u32, set: Option<u32>) -> u32 {
 /// Whether a deployment with these settings can ever replace its tasks: either a new
 /// task fits under the maximum, or an old one may stop above the minimum.
 pub fn can_progress(desired: u32, min_percent: u32, max_percent: u32) -> bool {
-    desired == 0 || max_total(desired, max_percent) > desired || min_healthy(desired, min_percent) < desired
+    desired == 0
+        || max_total(desired, max_percent) > desired
+        || min_healthy(desired, min_percent) < desired
 }
 
 /// A live task as the planner sees it.
@@ -56,7 +58,13 @@ pub struct Plan {
 /// One planning step for a service with `desired` tasks, given its live tasks (those
 /// whose desired status is RUNNING). `may_start` is false while the primary deployment
 /// failed or a restart backoff runs.
-pub fn plan(desired: u32, min_percent: u32, max_percent: u32, tasks: &[PlanTask], may_start: bool) -> Plan {
+pub fn plan(
+    desired: u32,
+    min_percent: u32,
+    max_percent: u32,
+    tasks: &[PlanTask],
+    may_start: bool,
+) -> Plan {
     let mut plan = Plan::default();
     let mut primary: Vec<&PlanTask> = tasks.iter().filter(|t| t.primary).collect();
     let old: Vec<&PlanTask> = tasks.iter().filter(|t| !t.primary).collect();
@@ -65,7 +73,8 @@ pub fn plan(desired: u32, min_percent: u32, max_percent: u32, tasks: &[PlanTask]
     if primary.len() > desired as usize {
         primary.sort_by_key(|t| t.healthy);
         let extra = primary.len() - desired as usize;
-        plan.stop.extend(primary.drain(..extra).map(|t| t.id.clone()));
+        plan.stop
+            .extend(primary.drain(..extra).map(|t| t.id.clone()));
     }
 
     // Start: fill the primary up to desired, within maximumPercent while old tasks remain.
@@ -82,7 +91,11 @@ pub fn plan(desired: u32, min_percent: u32, max_percent: u32, tasks: &[PlanTask]
 
     // Stop old tasks: unhealthy ones freely, healthy ones while the minimum holds.
     let floor = min_healthy(desired, min_percent) as usize;
-    let mut healthy = primary.iter().chain(old.iter()).filter(|t| t.healthy).count();
+    let mut healthy = primary
+        .iter()
+        .chain(old.iter())
+        .filter(|t| t.healthy)
+        .count();
     let mut old = old;
     old.sort_by_key(|t| t.healthy);
     // Old tasks beyond what the new ones still need stay only to keep the minimum.
@@ -96,8 +109,18 @@ pub fn plan(desired: u32, min_percent: u32, max_percent: u32, tasks: &[PlanTask]
     }
 
     let pending_primary = primary.iter().any(|t| !t.healthy);
-    let old_left = tasks.iter().filter(|t| !t.primary).count() > plan.stop.iter().filter(|id| tasks.iter().any(|t| &t.id == *id && !t.primary)).count();
-    plan.stuck = may_start && need > 0 && plan.start == 0 && plan.stop.is_empty() && !pending_primary && old_left;
+    let old_left = tasks.iter().filter(|t| !t.primary).count()
+        > plan
+            .stop
+            .iter()
+            .filter(|id| tasks.iter().any(|t| &t.id == *id && !t.primary))
+            .count();
+    plan.stuck = may_start
+        && need > 0
+        && plan.start == 0
+        && plan.stop.is_empty()
+        && !pending_primary
+        && old_left;
     plan
 }
 
@@ -106,7 +129,11 @@ mod tests {
     use super::*;
 
     fn t(id: &str, primary: bool, healthy: bool) -> PlanTask {
-        PlanTask { id: id.into(), primary, healthy }
+        PlanTask {
+            id: id.into(),
+            primary,
+            healthy,
+        }
     }
 
     #[test]
@@ -144,7 +171,11 @@ mod tests {
         let mut tasks = old.to_vec();
         tasks.extend([t("c", true, true), t("d", true, false)]);
         let p = plan(2, 100, 200, &tasks, true);
-        assert_eq!((p.start, p.stop.len()), (0, 1), "one old task may go: {p:?}");
+        assert_eq!(
+            (p.start, p.stop.len()),
+            (0, 1),
+            "one old task may go: {p:?}"
+        );
 
         tasks.pop();
         tasks.push(t("d", true, true));

@@ -13,8 +13,8 @@ use tokio::time::Instant;
 
 use crate::Shared;
 use crate::model::{
-    ClusterView, ServiceUpdate, ServiceView, StopCode, TaskDefinition, TaskDefinitionSpec, TaskFilter,
-    TaskStatus, TaskView,
+    ClusterView, ServiceUpdate, ServiceView, StopCode, TaskDefinition, TaskDefinitionSpec,
+    TaskFilter, TaskStatus, TaskView,
 };
 use crate::reconcile::new_task_view;
 use crate::state::{StopRequest, TaskEntry, new_deployment};
@@ -50,14 +50,24 @@ impl SchedulerHandle {
     /// The cluster (the stack).
     pub fn cluster(&self) -> ClusterView {
         let st = self.sh.lock();
-        let live = |s: TaskStatus| st.tasks.values().filter(|t| t.view.last_status == s).count() as u32;
+        let live = |s: TaskStatus| {
+            st.tasks
+                .values()
+                .filter(|t| t.view.last_status == s)
+                .count() as u32
+        };
         ClusterView {
             name: st.cluster.clone(),
-            arn: format!("arn:aws:ecs:{}:000000000000:cluster/{}", st.region, st.cluster),
+            arn: format!(
+                "arn:aws:ecs:{}:000000000000:cluster/{}",
+                st.region, st.cluster
+            ),
             region: st.region.clone(),
             active_services: st.services.len() as u32,
             running_tasks: live(TaskStatus::Running),
-            pending_tasks: live(TaskStatus::Provisioning) + live(TaskStatus::Pending) + live(TaskStatus::Activating),
+            pending_tasks: live(TaskStatus::Provisioning)
+                + live(TaskStatus::Pending)
+                + live(TaskStatus::Activating),
         }
     }
 
@@ -86,9 +96,18 @@ impl SchedulerHandle {
                 // ECS: PENDING "returns no results".
                 _ => false,
             })
-            .filter(|t| filter.service.as_deref().is_none_or(|s| t.view.service.as_deref() == Some(s.rsplit('/').next().unwrap_or(s))))
+            .filter(|t| {
+                filter.service.as_deref().is_none_or(|s| {
+                    t.view.service.as_deref() == Some(s.rsplit('/').next().unwrap_or(s))
+                })
+            })
             .filter(|t| filter.family.as_deref().is_none_or(|f| t.spec.family == f))
-            .filter(|t| filter.started_by.as_deref().is_none_or(|s| t.view.started_by.as_deref() == Some(s)))
+            .filter(|t| {
+                filter
+                    .started_by
+                    .as_deref()
+                    .is_none_or(|s| t.view.started_by.as_deref() == Some(s))
+            })
             .collect();
         tasks.sort_by(|a, b| a.view.created_at.total_cmp(&b.view.created_at));
         tasks.iter().map(|t| t.view.arn.clone()).collect()
@@ -117,9 +136,14 @@ impl SchedulerHandle {
     }
 
     /// Registers `spec` as the next revision of its family.
-    pub fn register_task_definition(&self, spec: TaskDefinitionSpec) -> Result<TaskDefinition, SchedulerError> {
+    pub fn register_task_definition(
+        &self,
+        spec: TaskDefinitionSpec,
+    ) -> Result<TaskDefinition, SchedulerError> {
         if spec.family.is_empty() || spec.family.len() > 255 {
-            return Err(SchedulerError::InvalidParameter("Family must be 1 to 255 characters.".into()));
+            return Err(SchedulerError::InvalidParameter(
+                "Family must be 1 to 255 characters.".into(),
+            ));
         }
         let td = self.sh.lock().register(spec, &self.sh.clock);
         self.sh.persist.notify_one();
@@ -129,23 +153,37 @@ impl SchedulerHandle {
     /// UpdateService: desired count, task definition, forced deployment, deployment
     /// settings. A new definition (or `force_new_deployment`) starts a rolling
     /// deployment; a count alone does not.
-    pub fn update_service(&self, name: &str, update: ServiceUpdate) -> Result<ServiceView, SchedulerError> {
+    pub fn update_service(
+        &self,
+        name: &str,
+        update: ServiceUpdate,
+    ) -> Result<ServiceView, SchedulerError> {
         let clock = self.sh.clock;
         let mut st = self.sh.lock();
-        let name = st.service_name(name).ok_or(SchedulerError::ServiceNotFound)?;
+        let name = st
+            .service_name(name)
+            .ok_or(SchedulerError::ServiceNotFound)?;
         let td = match &update.task_definition {
-            Some(t) => Some(st.find_definition(t).cloned().ok_or(SchedulerError::TaskDefinitionNotFound)?),
+            Some(t) => Some(
+                st.find_definition(t)
+                    .cloned()
+                    .ok_or(SchedulerError::TaskDefinitionNotFound)?,
+            ),
             None => None,
         };
         if let Some(min) = update.min_healthy_percent
             && min > 100
         {
-            return Err(SchedulerError::InvalidParameter("minimumHealthyPercent must be between 0 and 100.".into()));
+            return Err(SchedulerError::InvalidParameter(
+                "minimumHealthyPercent must be between 0 and 100.".into(),
+            ));
         }
         if let Some(max) = update.max_percent
             && !(100..=200).contains(&max)
         {
-            return Err(SchedulerError::InvalidParameter("maximumPercent must be between 100 and 200.".into()));
+            return Err(SchedulerError::InvalidParameter(
+                "maximumPercent must be between 100 and 200.".into(),
+            ));
         }
         let svc = st.services.get_mut(&name).expect("service exists");
         if let Some(n) = update.desired_count {
@@ -164,10 +202,15 @@ impl SchedulerHandle {
             svc.breaker_enable = enable;
             svc.breaker_rollback = rollback;
         }
-        let current = (svc.deployments[0].family.clone(), svc.deployments[0].revision);
+        let current = (
+            svc.deployments[0].family.clone(),
+            svc.deployments[0].revision,
+        );
         let td = match td {
             Some(td) => Some(td),
-            None if update.force_new_deployment => st.find_definition(&format!("{}:{}", current.0, current.1)).cloned(),
+            None if update.force_new_deployment => st
+                .find_definition(&format!("{}:{}", current.0, current.1))
+                .cloned(),
             None => None,
         };
         if let Some(td) = td
@@ -189,8 +232,14 @@ impl SchedulerHandle {
     }
 
     /// StopTask: stops a task with stop code `UserInitiated` (a service replaces it).
-    pub fn stop_task(&self, task: &str, reason: Option<String>) -> Result<TaskView, SchedulerError> {
-        let reason = reason.filter(|r| !r.is_empty()).unwrap_or_else(|| "Task stopped by user".into());
+    pub fn stop_task(
+        &self,
+        task: &str,
+        reason: Option<String>,
+    ) -> Result<TaskView, SchedulerError> {
+        let reason = reason
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "Task stopped by user".into());
         self.request_stop(task, StopCode::UserInitiated, reason, None)
     }
 
@@ -198,7 +247,11 @@ impl SchedulerHandle {
     /// task is deregistered and gets SIGTERM at once, SIGKILL after its stop timeout
     /// (at most 120 s), stop code `TerminationNotice`. With `withhold`, no Spot task is
     /// placed for that long, as when AWS has no Spot capacity.
-    pub fn spot_interrupt(&self, task: &str, withhold: Option<Duration>) -> Result<TaskView, SchedulerError> {
+    pub fn spot_interrupt(
+        &self,
+        task: &str,
+        withhold: Option<Duration>,
+    ) -> Result<TaskView, SchedulerError> {
         {
             let st = self.sh.lock();
             let id = st.task_id(task).ok_or(SchedulerError::TaskNotFound)?;
@@ -210,7 +263,12 @@ impl SchedulerHandle {
                 )));
             }
         }
-        self.request_stop(task, StopCode::TerminationNotice, "Your Spot Task was interrupted.".into(), withhold)
+        self.request_stop(
+            task,
+            StopCode::TerminationNotice,
+            "Your Spot Task was interrupted.".into(),
+            withhold,
+        )
     }
 
     fn request_stop(
@@ -237,89 +295,126 @@ impl SchedulerHandle {
             entry.view.stopped_reason = Some(reason.clone());
             entry.view.stopping_at = Some(epoch);
             entry.view.version += 1;
-            let _ = entry.control.send(Some(StopRequest { code, reason, drain }));
+            let _ = entry.control.send(Some(StopRequest {
+                code,
+                reason,
+                drain,
+            }));
         }
         let view = entry.view.clone();
         if let Some(service) = &view.service {
             st.services[service].notify.notify_one();
+            if code == StopCode::TerminationNotice {
+                // What the EventBridge `ECS Task State Change` event says (§4.6).
+                let message =
+                    format!("(service {service}) (task {id}) Your Spot Task was interrupted.");
+                st.event(service, message, &self.sh.clock);
+            }
         }
         Ok(view)
     }
 
     /// RunTask: `count` (1 to 10) stand-alone tasks of a definition, not registered in
     /// Cloud Map, in group `family:<family>`.
-    pub fn run_task(&self, task_definition: &str, count: u32, started_by: Option<String>) -> Result<Vec<TaskView>, SchedulerError> {
+    pub fn run_task(
+        &self,
+        task_definition: &str,
+        count: u32,
+        started_by: Option<String>,
+    ) -> Result<Vec<TaskView>, SchedulerError> {
         if !(1..=10).contains(&count) {
-            return Err(SchedulerError::InvalidParameter("count must be between 1 and 10.".into()));
+            return Err(SchedulerError::InvalidParameter(
+                "count must be between 1 and 10.".into(),
+            ));
         }
         let epoch = self.sh.clock.epoch();
         let mut st = self.sh.lock();
-        let td = st.find_definition(task_definition).cloned().ok_or(SchedulerError::TaskDefinitionNotFound)?;
+        let td = st
+            .find_definition(task_definition)
+            .cloned()
+            .ok_or(SchedulerError::TaskDefinitionNotFound)?;
         let mut views = Vec::new();
         for _ in 0..count {
             let id = crate::new_task_id();
             let group = format!("family:{}", td.spec.family);
-            let view = new_task_view(&st, &id, &td, None, &group, started_by.clone(), CapacityProvider::Fargate, epoch);
+            let view = new_task_view(
+                &st,
+                &id,
+                &td,
+                None,
+                &group,
+                started_by.clone(),
+                CapacityProvider::Fargate,
+                epoch,
+            );
             let (control, rx) = watch::channel(None);
             views.push(view.clone());
-            st.tasks.insert(id.clone(), TaskEntry {
-                view,
-                deployment: None,
-                spec: Arc::new(td.spec.clone()),
-                running_since: None,
-                control,
-                expires: None,
-            });
+            st.tasks.insert(
+                id.clone(),
+                TaskEntry {
+                    view,
+                    deployment: None,
+                    spec: Arc::new(td.spec.clone()),
+                    running_since: None,
+                    control,
+                    expires: None,
+                },
+            );
             self.sh.spawn_runner(id, rx);
         }
         Ok(views)
-    }
-
-    /// Applies a scheduled action's capacity bounds the way Application Auto Scaling
-    /// does (§4.7): below the new minimum scales out to it, above the new maximum
-    /// scales in to it, otherwise the count is unchanged. Returns the new count.
-    pub fn apply_capacity(&self, service: &str, min: Option<u32>, max: Option<u32>) -> Result<u32, SchedulerError> {
-        let desired = self.describe_service(service).ok_or(SchedulerError::ServiceNotFound)?.desired_count;
-        let mut next = desired;
-        if let Some(min) = min {
-            next = next.max(min);
-        }
-        if let Some(max) = max {
-            next = next.min(max);
-        }
-        if next != desired {
-            self.update_service(service, ServiceUpdate { desired_count: Some(next), ..Default::default() })?;
-        }
-        Ok(next)
     }
 
     /// Notes a request for `service` (the gateway calls this): it keeps a scale-to-zero
     /// service awake.
     pub fn record_request(&self, service: &str) {
         if let Some(mark) = self.sh.activity.get(service) {
-            let ms = self.sh.clock.now().saturating_duration_since(self.sh.clock_origin).as_millis() as u64;
+            let ms = self
+                .sh
+                .clock
+                .now()
+                .saturating_duration_since(self.sh.clock_origin)
+                .as_millis() as u64;
             mark.store(ms, Ordering::Relaxed);
         }
     }
 
     /// Whether `service` has scale to zero on.
     pub fn scales_to_zero(&self, service: &str) -> bool {
-        self.sh.stack.services.get(service).is_some_and(|s| s.scale_to_zero.is_some())
+        self.sh
+            .stack
+            .services
+            .get(service)
+            .is_some_and(|s| s.scale_to_zero.is_some())
     }
 
     /// Wakes a scale-to-zero service that sleeps (desired 0) and waits, up to its
     /// `wake_timeout`, until one of its tasks is registered. Returns whether one is.
     pub async fn wake(&self, service: &str) -> bool {
-        let Some(stz) = self.sh.stack.services.get(service).and_then(|s| s.scale_to_zero) else { return false };
+        let Some(stz) = self
+            .sh
+            .stack
+            .services
+            .get(service)
+            .and_then(|s| s.scale_to_zero)
+        else {
+            return false;
+        };
         self.record_request(service);
         {
             let mut st = self.sh.lock();
-            let Some(svc) = st.services.get_mut(service) else { return false };
+            let Some(svc) = st.services.get_mut(service) else {
+                return false;
+            };
             if svc.desired == 0 {
                 svc.desired = svc.wake_count.max(1);
                 let n = svc.desired;
                 svc.notify.notify_one();
-                st.event(service, format!("(service {service}) woken by a request: desired count {n}."), &self.sh.clock);
+                st.event(
+                    service,
+                    format!("(service {service}) woken by a request: desired count {n}."),
+                    &self.sh.clock,
+                );
             }
         }
         let deadline = Instant::now() + stz.wake_timeout;
@@ -335,7 +430,10 @@ impl SchedulerHandle {
             if ready {
                 return true;
             }
-            if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
                 return false;
             }
         }

@@ -55,7 +55,9 @@ impl Probe<'_> {
                 Err(e) => e,
             };
             if started.elapsed() >= grace {
-                return Err(Verdict::Unhealthy(format!("never passed its health check: {last}")));
+                return Err(Verdict::Unhealthy(format!(
+                    "never passed its health check: {last}"
+                )));
             }
             sleep(STARTUP_PROBE).await;
         }
@@ -89,7 +91,10 @@ impl Probe<'_> {
     async fn once(&self, limit: Duration) -> Result<(), String> {
         let fut = async {
             match self.check.map(|c| &c.kind) {
-                None => TcpStream::connect(self.addr).await.map(drop).map_err(|e| e.to_string()),
+                None => TcpStream::connect(self.addr)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
                 Some(HealthCheckKind::Http { path }) => http_check(self.addr, path).await,
                 Some(HealthCheckKind::Command(argv)) => self.command_check(argv).await,
             }
@@ -131,7 +136,11 @@ impl Probe<'_> {
             .status()
             .await
             .map_err(|e| format!("cannot run health check command: {e}"))?;
-        if status.success() { Ok(()) } else { Err(format!("command exited with {status}")) }
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("command exited with {status}"))
+        }
     }
 }
 
@@ -139,8 +148,9 @@ impl Probe<'_> {
 async fn http_check(addr: SocketAddr, path: &str) -> Result<(), String> {
     let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let io = hyper_util::rt::TokioIo::new(stream);
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(io).await.map_err(|e| e.to_string())?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(io)
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::spawn(conn);
     let req = hyper::Request::get(path)
         .header(hyper::header::HOST, addr.to_string())

@@ -15,9 +15,11 @@
 //! State worth keeping (desired counts, revisions, deployment history) is written to a
 //! file in the state folder and read back on the next start ([`persist`]).
 //!
+//! Scheduled scaling ([`scaling`]) fires each service's `[[schedule]]` actions as
+//! Application Auto Scaling does.
+//!
 //! Known limits: only the process driver exists (Docker comes with issue #9); one
-//! container per task; scheduled scaling is applied by the caller through
-//! [`SchedulerHandle::apply_capacity`].
+//! container per task.
 
 mod addr;
 mod clock;
@@ -30,6 +32,7 @@ mod persist;
 pub mod placement;
 mod process;
 mod reconcile;
+mod scaling;
 mod state;
 mod task;
 
@@ -48,10 +51,10 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 pub use addr::AddressPool;
+pub use albless_spec::{HealthCheck, HealthCheckKind};
 pub use clock::Clock;
 pub use handle::{SchedulerError, SchedulerHandle};
 pub use model::*;
-pub use albless_spec::{HealthCheck, HealthCheckKind};
 
 use state::{State, StopRequest};
 
@@ -136,9 +139,16 @@ impl Shared {
     }
 
     /// Spawns the runner of task `id`.
-    pub fn spawn_runner(self: &Arc<Self>, id: String, control: watch::Receiver<Option<StopRequest>>) {
+    pub fn spawn_runner(
+        self: &Arc<Self>,
+        id: String,
+        control: watch::Receiver<Option<StopRequest>>,
+    ) {
         let sh = self.clone();
-        self.runners.lock().unwrap_or_else(|e| e.into_inner()).spawn(task::run(sh, id, control));
+        self.runners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .spawn(task::run(sh, id, control));
         self.persist.notify_one();
     }
 }
@@ -156,11 +166,19 @@ impl Scheduler {
     pub fn new(stack: Arc<Stack>, registry: Registry, options: SchedulerOptions) -> Scheduler {
         let (events, _) = broadcast::channel(1024);
         let clock = Clock::new();
-        let state = match options.state_file.as_deref().and_then(|p| persist::load(p, &stack, &clock)) {
+        let state = match options
+            .state_file
+            .as_deref()
+            .and_then(|p| persist::load(p, &stack, &clock))
+        {
             Some(state) => state,
             None => State::new(&stack, &clock),
         };
-        let activity = stack.services.keys().map(|k| (k.clone(), Arc::new(AtomicU64::new(0)))).collect();
+        let activity = stack
+            .services
+            .keys()
+            .map(|k| (k.clone(), Arc::new(AtomicU64::new(0))))
+            .collect();
         let shared = Arc::new(Shared {
             stack,
             registry,
@@ -206,7 +224,12 @@ impl Scheduler {
         let mut set = JoinSet::new();
         let names: Vec<String> = sh.lock().services.keys().cloned().collect();
         for name in names {
-            set.spawn(reconcile::run_service(sh.clone(), name, shutdown.clone()));
+            set.spawn(reconcile::run_service(
+                sh.clone(),
+                name.clone(),
+                shutdown.clone(),
+            ));
+            tokio::spawn(scaling::run(sh.clone(), name, shutdown.clone()));
         }
         while set.join_next().await.is_some() {}
 
@@ -223,7 +246,8 @@ impl Scheduler {
                 }
             }
         }
-        let mut runners = std::mem::take(&mut *sh.runners.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut runners =
+            std::mem::take(&mut *sh.runners.lock().unwrap_or_else(|e| e.into_inner()));
         while runners.join_next().await.is_some() {}
         writer.abort();
         persist::save_now(&sh);

@@ -28,7 +28,9 @@ pub(crate) async fn bind() -> std::io::Result<TcpListener> {
 /// Serves the endpoint forever.
 pub(crate) async fn serve(listener: TcpListener, handle: SchedulerHandle) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let handle = handle.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
@@ -61,7 +63,10 @@ fn answer(handle: &SchedulerHandle, path: &str) -> Response<Full<Bytes>> {
 fn reply(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
-    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -69,7 +74,10 @@ fn reply(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
 pub(crate) fn task_document(handle: &SchedulerHandle, task: &TaskView) -> Value {
     let stack = handle.stack();
     let revision = task.task_definition_arn.rsplit(':').next().unwrap_or("1");
-    let family = handle.task_spec(&task.id).map(|s| s.family).unwrap_or_default();
+    let family = handle
+        .task_spec(&task.id)
+        .map(|s| s.family)
+        .unwrap_or_default();
     let mut doc = json!({
         "Cluster": format!("arn:aws:ecs:{}:000000000000:cluster/{}", stack.region, stack.name),
         "TaskARN": task.arn,
@@ -143,7 +151,12 @@ pub(crate) fn rfc3339(epoch: f64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]

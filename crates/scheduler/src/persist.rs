@@ -36,7 +36,9 @@ pub(crate) async fn writer(sh: Arc<Shared>) {
 
 /// Writes the state now if it changed.
 pub(crate) fn save_now(sh: &Shared) {
-    let Some(path) = sh.options.state_file.as_deref() else { return };
+    let Some(path) = sh.options.state_file.as_deref() else {
+        return;
+    };
     let doc = {
         let mut st = sh.lock();
         if !st.dirty {
@@ -63,20 +65,28 @@ fn to_json(st: &State) -> Value {
         .services
         .iter()
         .map(|(name, s)| {
-            let deployments: Vec<Value> = s.deployments.iter().chain(s.history.iter()).map(dep_to_json).collect();
+            let deployments: Vec<Value> = s
+                .deployments
+                .iter()
+                .chain(s.history.iter())
+                .map(dep_to_json)
+                .collect();
             let events: Vec<Value> = s
                 .events
                 .iter()
                 .take(EVENTS_KEPT)
                 .map(|e| json!({"id": e.id, "created_at": e.created_at, "message": e.message}))
                 .collect();
-            (name, json!({
-                "desired": s.desired,
-                "spec_desired": s.spec_desired,
-                "created_at": s.created_at,
-                "deployments": deployments,
-                "events": events,
-            }))
+            (
+                name,
+                json!({
+                    "desired": s.desired,
+                    "spec_desired": s.spec_desired,
+                    "created_at": s.created_at,
+                    "deployments": deployments,
+                    "events": events,
+                }),
+            )
         })
         .collect();
     json!({"version": VERSION, "families": families, "services": services})
@@ -98,7 +108,11 @@ pub(crate) fn load(path: &Path, stack: &Stack, clock: &Clock) -> Option<State> {
     }
     let mut st = State::new_empty(stack);
     for (family, revs) in doc["families"].as_object()?.iter() {
-        let revs: Vec<TaskDefinition> = revs.as_array()?.iter().filter_map(|v| td_from_json(v, family, &stack.region)).collect();
+        let revs: Vec<TaskDefinition> = revs
+            .as_array()?
+            .iter()
+            .filter_map(|v| td_from_json(v, family, &stack.region))
+            .collect();
         st.families.insert(family.to_string(), revs);
     }
     for service in stack.services.values() {
@@ -108,13 +122,20 @@ pub(crate) fn load(path: &Path, stack: &Stack, clock: &Clock) -> Option<State> {
             continue;
         }
         let spec = TaskDefinitionSpec::from_service(stack, service);
-        let history: Vec<Deployment> = saved["deployments"].as_array().map_or_else(Vec::new, |d| d.iter().filter_map(dep_from_json).collect());
-        let latest = st.families.get(&spec.family).and_then(|r| r.last()).cloned();
+        let history: Vec<Deployment> = saved["deployments"]
+            .as_array()
+            .map_or_else(Vec::new, |d| d.iter().filter_map(dep_from_json).collect());
+        let latest = st
+            .families
+            .get(&spec.family)
+            .and_then(|r| r.last())
+            .cloned();
         // The primary: the saved one while the file is unchanged, else a new revision.
         let primary_td = match (latest, history.first()) {
-            (Some(latest), Some(first)) if latest.spec == spec => {
-                st.find_definition(&format!("{}:{}", first.family, first.revision)).cloned().unwrap_or(latest)
-            }
+            (Some(latest), Some(first)) if latest.spec == spec => st
+                .find_definition(&format!("{}:{}", first.family, first.revision))
+                .cloned()
+                .unwrap_or(latest),
             _ => st.register(spec, clock),
         };
         st.insert_service(stack, service, &primary_td, clock);
@@ -122,7 +143,9 @@ pub(crate) fn load(path: &Path, stack: &Stack, clock: &Clock) -> Option<State> {
         svc.history = history;
         let spec_desired = saved["spec_desired"].as_u64().map(|n| n as u32);
         if spec_desired == Some(service.desired_count) {
-            svc.desired = saved["desired"].as_u64().map_or(service.desired_count, |n| n as u32);
+            svc.desired = saved["desired"]
+                .as_u64()
+                .map_or(service.desired_count, |n| n as u32);
         }
         svc.wake_count = svc.desired.max(1);
         svc.created_at = saved["created_at"].as_f64().unwrap_or(svc.created_at);
@@ -174,7 +197,11 @@ fn td_from_json(v: &Value, family: &str, region: &str) -> Option<TaskDefinition>
         memory: v["memory"].as_u64()? as u32,
         cpu_architecture: v["cpu_architecture"].as_str()?.to_string(),
         environment: serde_json::from_value(v["environment"].clone()).ok()?,
-        health_check: if v["health_check"].is_null() { None } else { Some(health_from_json(&v["health_check"])?) },
+        health_check: if v["health_check"].is_null() {
+            None
+        } else {
+            Some(health_from_json(&v["health_check"])?)
+        },
         stop_timeout: Duration::from_millis(v["stop_timeout_ms"].as_u64()?),
     };
     Some(TaskDefinition {
@@ -202,8 +229,14 @@ fn health_to_json(h: &HealthCheck) -> Value {
 
 fn health_from_json(v: &Value) -> Option<HealthCheck> {
     let kind = match (v["path"].as_str(), v["command"].as_array()) {
-        (Some(path), _) => HealthCheckKind::Http { path: path.to_string() },
-        (None, Some(argv)) => HealthCheckKind::Command(argv.iter().filter_map(|a| a.as_str().map(str::to_string)).collect()),
+        (Some(path), _) => HealthCheckKind::Http {
+            path: path.to_string(),
+        },
+        (None, Some(argv)) => HealthCheckKind::Command(
+            argv.iter()
+                .filter_map(|a| a.as_str().map(str::to_string))
+                .collect(),
+        ),
         _ => return None,
     };
     Some(HealthCheck {

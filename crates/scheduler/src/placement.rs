@@ -11,7 +11,8 @@ use albless_spec::{CapacityItem, CapacityProvider};
 /// (`counts[i]` for `strategy[i]`). `None` when no item can take it (all weights 0
 /// past the bases, or only Spot left while Spot is withheld).
 pub fn choose(strategy: &[CapacityItem], counts: &[u32], spot_withheld: bool) -> Option<usize> {
-    let usable = |i: usize| !(spot_withheld && strategy[i].provider == CapacityProvider::FargateSpot);
+    let usable =
+        |i: usize| !(spot_withheld && strategy[i].provider == CapacityProvider::FargateSpot);
 
     // Bases first (only one item may set one).
     if let Some(i) = (0..strategy.len()).find(|&i| usable(i) && counts[i] < strategy[i].base) {
@@ -24,7 +25,12 @@ pub fn choose(strategy: &[CapacityItem], counts: &[u32], spot_withheld: bool) ->
     let mut best: Option<usize> = None;
     for i in (0..strategy.len()).filter(|&i| usable(i) && strategy[i].weight > 0) {
         best = match best {
-            Some(b) if beyond(b) * strategy[i].weight as u64 <= beyond(i) * strategy[b].weight as u64 => Some(b),
+            Some(b)
+                if beyond(b) * strategy[i].weight as u64
+                    <= beyond(i) * strategy[b].weight as u64 =>
+            {
+                Some(b)
+            }
             _ => Some(i),
         };
     }
@@ -37,7 +43,11 @@ mod tests {
     use super::*;
 
     fn item(provider: CapacityProvider, base: u32, weight: u32) -> CapacityItem {
-        CapacityItem { provider, base, weight }
+        CapacityItem {
+            provider,
+            base,
+            weight,
+        }
     }
 
     /// Places `n` tasks one after the other and counts them per item.
@@ -64,16 +74,25 @@ mod tests {
 
     #[test]
     fn zero_weight_is_never_used_unless_alone() {
-        let s = [item(CapacityProvider::Fargate, 0, 1), item(CapacityProvider::FargateSpot, 0, 0)];
+        let s = [
+            item(CapacityProvider::Fargate, 0, 1),
+            item(CapacityProvider::FargateSpot, 0, 0),
+        ];
         assert_eq!(place(&s, 4), vec![4, 0]);
-        assert_eq!(place(&[item(CapacityProvider::FargateSpot, 0, 0)], 2), vec![2]);
+        assert_eq!(
+            place(&[item(CapacityProvider::FargateSpot, 0, 0)], 2),
+            vec![2]
+        );
     }
 
     #[test]
     fn withheld_spot_capacity_places_nothing_on_spot() {
         let spot_only = [item(CapacityProvider::FargateSpot, 0, 1)];
         assert_eq!(choose(&spot_only, &[0], true), None);
-        let mixed = [item(CapacityProvider::Fargate, 0, 1), item(CapacityProvider::FargateSpot, 0, 1)];
+        let mixed = [
+            item(CapacityProvider::Fargate, 0, 1),
+            item(CapacityProvider::FargateSpot, 0, 1),
+        ];
         assert_eq!(choose(&mixed, &[5, 0], true), Some(0));
     }
 }

@@ -153,7 +153,11 @@ async fn write_log(
     path: PathBuf,
     echo_prefix: Option<String>,
 ) {
-    let mut file = match tokio::fs::OpenOptions::new().create(true).append(true).open(&path).await
+    let mut file = match tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .await
     {
         Ok(f) => Some(f),
         Err(error) => {

@@ -20,8 +20,14 @@ use crate::state::{State, StopRequest, TaskEntry, counts_healthy, new_deployment
 const IDLE_STEP: Duration = Duration::from_secs(60);
 
 /// Runs the reconciler of `name` until `shutdown`, then stops the service's tasks.
-pub(crate) async fn run_service(sh: Arc<Shared>, name: String, mut shutdown: watch::Receiver<bool>) {
-    let Some(notify) = sh.lock().services.get(&name).map(|s| s.notify.clone()) else { return };
+pub(crate) async fn run_service(
+    sh: Arc<Shared>,
+    name: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Some(notify) = sh.lock().services.get(&name).map(|s| s.notify.clone()) else {
+        return;
+    };
     loop {
         if *shutdown.borrow() {
             break;
@@ -42,7 +48,9 @@ pub(crate) fn step(sh: &Arc<Shared>, name: &str) -> Instant {
     let mut st = sh.lock();
     st.expire(now);
     let mut wake_at = now + IDLE_STEP;
-    let Some(svc) = st.services.get(name) else { return wake_at };
+    let Some(svc) = st.services.get(name) else {
+        return wake_at;
+    };
     let healthy_after = svc.healthy_after;
     let drain = svc.drain;
 
@@ -50,14 +58,19 @@ pub(crate) fn step(sh: &Arc<Shared>, name: &str) -> Instant {
     if let Some(stz) = sh.stack.services.get(name).and_then(|s| s.scale_to_zero)
         && let Some(activity) = sh.activity.get(name)
     {
-        let last = sh.clock_origin + Duration::from_millis(activity.load(std::sync::atomic::Ordering::Relaxed));
+        let last = sh.clock_origin
+            + Duration::from_millis(activity.load(std::sync::atomic::Ordering::Relaxed));
         let svc = st.services.get_mut(name).expect("service exists");
         if svc.desired > 0 {
             if now >= last + stz.idle_after {
                 svc.wake_count = svc.desired;
                 svc.desired = 0;
                 let secs = stz.idle_after.as_secs();
-                st.event(name, format!("(service {name}) scaled to zero after {secs} s without requests."), &sh.clock);
+                st.event(
+                    name,
+                    format!("(service {name}) scaled to zero after {secs} s without requests."),
+                    &sh.clock,
+                );
             } else {
                 wake_at = wake_at.min(last + stz.idle_after);
             }
@@ -72,7 +85,9 @@ pub(crate) fn step(sh: &Arc<Shared>, name: &str) -> Instant {
     let live: Vec<&TaskEntry> = st
         .tasks
         .values()
-        .filter(|t| t.view.service.as_deref() == Some(name) && t.view.desired_status == TaskStatus::Running)
+        .filter(|t| {
+            t.view.service.as_deref() == Some(name) && t.view.desired_status == TaskStatus::Running
+        })
         .collect();
     let plan_tasks: Vec<PlanTask> = live
         .iter()
@@ -84,7 +99,8 @@ pub(crate) fn step(sh: &Arc<Shared>, name: &str) -> Instant {
         .collect();
     for t in &live {
         // Wake when a check-less task starts to count as healthy.
-        if let (Some(since), TaskHealth::Unknown, TaskStatus::Running) = (t.running_since, t.view.health, t.view.last_status)
+        if let (Some(since), TaskHealth::Unknown, TaskStatus::Running) =
+            (t.running_since, t.view.health, t.view.last_status)
             && since + healthy_after > now
         {
             wake_at = wake_at.min(since + healthy_after);
@@ -95,7 +111,13 @@ pub(crate) fn step(sh: &Arc<Shared>, name: &str) -> Instant {
         wake_at = wake_at.min(svc.next_launch);
     }
     let may_start = primary.rollout != RolloutState::Failed && !backoff;
-    let plan = deploy::plan(svc.desired, svc.min_percent, svc.max_percent, &plan_tasks, may_start);
+    let plan = deploy::plan(
+        svc.desired,
+        svc.min_percent,
+        svc.max_percent,
+        &plan_tasks,
+        may_start,
+    );
     let all_healthy = plan_tasks.iter().all(|t| t.primary && t.healthy);
     let live_count = plan_tasks.len() as u32;
     let desired = svc.desired;
@@ -120,7 +142,15 @@ pub(crate) fn step(sh: &Arc<Shared>, name: &str) -> Instant {
     }
     if !stopped.is_empty() {
         let list: Vec<String> = stopped.iter().map(|id| format!("(task {id})")).collect();
-        st.event(name, format!("(service {name}) has stopped {} running tasks: {}.", stopped.len(), list.join(" ")), &sh.clock);
+        st.event(
+            name,
+            format!(
+                "(service {name}) has stopped {} running tasks: {}.",
+                stopped.len(),
+                list.join(" ")
+            ),
+            &sh.clock,
+        );
     }
 
     // Starts: each new task placed on a capacity provider.
@@ -143,7 +173,15 @@ pub(crate) fn step(sh: &Arc<Shared>, name: &str) -> Instant {
     }
     if !started.is_empty() {
         let list: Vec<String> = started.iter().map(|id| format!("(task {id})")).collect();
-        st.event(name, format!("(service {name}) has started {} tasks: {}.", started.len(), list.join(" ")), &sh.clock);
+        st.event(
+            name,
+            format!(
+                "(service {name}) has started {} tasks: {}.",
+                started.len(),
+                list.join(" ")
+            ),
+            &sh.clock,
+        );
     }
 
     // A deployment the settings can never finish says so once (§4.4).
@@ -174,8 +212,16 @@ pub(crate) fn step(sh: &Arc<Shared>, name: &str) -> Instant {
         d.updated_at = epoch;
         let id = d.id.clone();
         svc.failures = 0;
-        st.event(name, format!("(service {name}) (deployment {id}) deployment completed."), &sh.clock);
-        st.event(name, format!("(service {name}) has reached a steady state."), &sh.clock);
+        st.event(
+            name,
+            format!("(service {name}) (deployment {id}) deployment completed."),
+            &sh.clock,
+        );
+        st.event(
+            name,
+            format!("(service {name}) has reached a steady state."),
+            &sh.clock,
+        );
     }
     wake_at
 }
@@ -199,33 +245,69 @@ fn breaker(st: &mut State, name: &str, epoch: f64, clock: &crate::Clock) {
     d.updated_at = epoch;
     let rollback = svc.breaker_rollback;
     let target = svc
-        .history
+        .deployments
         .iter()
-        .chain(svc.deployments.iter().skip(1))
+        .skip(1)
+        // Active deployments are newer than finished ones (history is newest first).
+        .chain(svc.history.iter())
         .find(|d| d.rollout == RolloutState::Completed)
         .cloned();
-    st.event(name, format!("(service {name}) (deployment {failed_id}) deployment failed: tasks failed to start."), clock);
-    let Some(target) = target.filter(|_| rollback) else { return };
-    let Some(td) = st.families.get(&target.family).and_then(|r| r.iter().find(|t| t.revision == target.revision)).cloned()
+    st.event(
+        name,
+        format!(
+            "(service {name}) (deployment {failed_id}) deployment failed: tasks failed to start."
+        ),
+        clock,
+    );
+    let Some(target) = target.filter(|_| rollback) else {
+        return;
+    };
+    let Some(td) = st
+        .families
+        .get(&target.family)
+        .and_then(|r| r.iter().find(|t| t.revision == target.revision))
+        .cloned()
     else {
         return;
     };
-    let reason = format!("ECS deployment circuit breaker: rolling back to deploymentId {}.", target.id);
+    let reason = format!(
+        "ECS deployment circuit breaker: rolling back to deploymentId {}.",
+        target.id
+    );
     let dep = new_deployment(&td, &reason, epoch);
     let new_id = dep.id.clone();
     let svc = st.services.get_mut(name).expect("service exists");
     svc.deployments.insert(0, dep);
     svc.failures = 0;
     svc.stuck_reported = false;
-    st.event(name, format!("(service {name}) rolling back to deployment {} (new deployment {new_id}).", target.id), clock);
+    st.event(
+        name,
+        format!(
+            "(service {name}) rolling back to deployment {} (new deployment {new_id}).",
+            target.id
+        ),
+        clock,
+    );
 }
 
 /// Creates a PROVISIONING task of deployment `deployment` and spawns its runner.
 /// `None` when no capacity provider can take it.
-fn start_task(sh: &Arc<Shared>, st: &mut State, name: &str, deployment: &str, now: Instant, epoch: f64) -> Option<String> {
+fn start_task(
+    sh: &Arc<Shared>,
+    st: &mut State,
+    name: &str,
+    deployment: &str,
+    now: Instant,
+    epoch: f64,
+) -> Option<String> {
     let svc = &st.services[name];
     let d = svc.deployments.iter().find(|d| d.id == deployment)?;
-    let td = st.families.get(&d.family)?.iter().find(|t| t.revision == d.revision)?.clone();
+    let td = st
+        .families
+        .get(&d.family)?
+        .iter()
+        .find(|t| t.revision == d.revision)?
+        .clone();
 
     let withheld = st.spot_withheld_until.is_some_and(|u| u > now);
     let counts: Vec<u32> = svc
@@ -234,7 +316,10 @@ fn start_task(sh: &Arc<Shared>, st: &mut State, name: &str, deployment: &str, no
         .map(|item| {
             st.tasks
                 .values()
-                .filter(|t| t.view.service.as_deref() == Some(name) && t.view.desired_status == TaskStatus::Running)
+                .filter(|t| {
+                    t.view.service.as_deref() == Some(name)
+                        && t.view.desired_status == TaskStatus::Running
+                })
                 .filter(|t| t.view.capacity_provider == item.provider.name())
                 .count() as u32
         })
@@ -245,16 +330,28 @@ fn start_task(sh: &Arc<Shared>, st: &mut State, name: &str, deployment: &str, no
         svc.capacity[placement::choose(&svc.capacity, &counts, withheld)?].provider
     };
     let id = crate::new_task_id();
-    let view = new_task_view(st, &id, &td, Some(name), &format!("service:{name}"), Some(deployment.to_string()), provider, epoch);
+    let view = new_task_view(
+        st,
+        &id,
+        &td,
+        Some(name),
+        &format!("service:{name}"),
+        Some(deployment.to_string()),
+        provider,
+        epoch,
+    );
     let (control, rx) = watch::channel(None);
-    st.tasks.insert(id.clone(), TaskEntry {
-        view,
-        deployment: Some(deployment.to_string()),
-        spec: Arc::new(td.spec.clone()),
-        running_since: None,
-        control,
-        expires: None,
-    });
+    st.tasks.insert(
+        id.clone(),
+        TaskEntry {
+            view,
+            deployment: Some(deployment.to_string()),
+            spec: Arc::new(td.spec.clone()),
+            running_since: None,
+            control,
+            expires: None,
+        },
+    );
     sh.spawn_runner(id.clone(), rx);
     Some(id)
 }
@@ -273,7 +370,10 @@ pub(crate) fn new_task_view(
 ) -> TaskView {
     TaskView {
         id: id.to_string(),
-        arn: format!("arn:aws:ecs:{}:000000000000:task/{}/{id}", st.region, st.cluster),
+        arn: format!(
+            "arn:aws:ecs:{}:000000000000:task/{}/{id}",
+            st.region, st.cluster
+        ),
         task_definition_arn: td.arn.clone(),
         service: service.map(str::to_string),
         group: group.to_string(),

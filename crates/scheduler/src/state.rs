@@ -172,7 +172,13 @@ impl State {
     }
 
     /// Adds `service` with a deployment of `td`.
-    pub fn insert_service(&mut self, stack: &Stack, service: &Service, td: &TaskDefinition, clock: &Clock) {
+    pub fn insert_service(
+        &mut self,
+        stack: &Stack,
+        service: &Service,
+        td: &TaskDefinition,
+        clock: &Clock,
+    ) {
         let now = clock.epoch();
         let mut svc = ServiceState {
             desired: service.desired_count,
@@ -195,7 +201,8 @@ impl State {
             stuck_reported: false,
             wake_count: service.desired_count.max(1),
         };
-        svc.deployments.push(new_deployment(td, "ECS deployment created.", now));
+        svc.deployments
+            .push(new_deployment(td, "ECS deployment created.", now));
         self.services.insert(service.name.clone(), svc);
     }
 
@@ -216,7 +223,9 @@ impl State {
 
     /// A definition by `family`, `family:revision` or ARN (`family` alone is the latest).
     pub fn find_definition(&self, name: &str) -> Option<&TaskDefinition> {
-        let name = name.rsplit_once(":task-definition/").map_or(name, |(_, r)| r);
+        let name = name
+            .rsplit_once(":task-definition/")
+            .map_or(name, |(_, r)| r);
         let (family, revision) = match name.rsplit_once(':') {
             Some((f, r)) => (f, Some(r.parse::<u32>().ok()?)),
             None => (name, None),
@@ -240,7 +249,10 @@ impl State {
         if self.tasks.contains_key(id) {
             return Some(id.to_string());
         }
-        let mut matches = self.tasks.keys().filter(|k| id.len() >= 8 && k.starts_with(id));
+        let mut matches = self
+            .tasks
+            .keys()
+            .filter(|k| id.len() >= 8 && k.starts_with(id));
         match (matches.next(), matches.next()) {
             (Some(only), None) => Some(only.clone()),
             _ => None,
@@ -263,7 +275,9 @@ impl State {
 
     /// Moves finished non-primary deployments to history.
     pub fn retire(&mut self, service: &str) {
-        let Some(svc) = self.services.get_mut(service) else { return };
+        let Some(svc) = self.services.get_mut(service) else {
+            return;
+        };
         let tasks = &self.tasks;
         let has_tasks = |d: &Deployment| {
             tasks.values().any(|t| {
@@ -315,18 +329,28 @@ impl State {
         let _ = clock;
         Some(ServiceView {
             name: name.to_string(),
-            arn: format!("arn:aws:ecs:{}:000000000000:service/{}/{name}", self.region, self.cluster),
+            arn: format!(
+                "arn:aws:ecs:{}:000000000000:service/{}/{name}",
+                self.region, self.cluster
+            ),
             desired_count: svc.desired,
             running_count: count(None, true),
             pending_count: count(None, false),
-            task_definition_arn: deployments.first().map(|d| d.task_definition_arn.clone()).unwrap_or_default(),
+            task_definition_arn: deployments
+                .first()
+                .map(|d| d.task_definition_arn.clone())
+                .unwrap_or_default(),
             deployments,
             events: svc.events.iter().cloned().collect(),
             min_healthy_percent: svc.min_percent,
             max_percent: svc.max_percent,
             circuit_breaker_enable: svc.breaker_enable,
             circuit_breaker_rollback: svc.breaker_rollback,
-            capacity: svc.capacity.iter().map(|c| (c.provider.name().to_string(), c.base, c.weight)).collect(),
+            capacity: svc
+                .capacity
+                .iter()
+                .map(|c| (c.provider.name().to_string(), c.base, c.weight))
+                .collect(),
             registry_service: name.to_string(),
             port: self.primary_spec(name).map_or(0, |s| s.port),
             created_at: svc.created_at,
@@ -336,7 +360,11 @@ impl State {
     /// The primary deployment's definition of `service`.
     pub fn primary_spec(&self, service: &str) -> Option<&TaskDefinitionSpec> {
         let d = self.services.get(service)?.deployments.first()?;
-        self.families.get(&d.family)?.iter().find(|t| t.revision == d.revision).map(|t| &t.spec)
+        self.families
+            .get(&d.family)?
+            .iter()
+            .find(|t| t.revision == d.revision)
+            .map(|t| &t.spec)
     }
 
     /// Forgets tasks stopped more than an hour ago.
@@ -346,7 +374,9 @@ impl State {
 
     /// Updates a task's view and wakes its service.
     pub fn touch_task(&mut self, id: &str, f: impl FnOnce(&mut TaskEntry)) {
-        let Some(entry) = self.tasks.get_mut(id) else { return };
+        let Some(entry) = self.tasks.get_mut(id) else {
+            return;
+        };
         f(entry);
         self.version += 1;
         entry.view.version += 1;
@@ -361,7 +391,10 @@ impl State {
 /// A new deployment of `td`.
 pub fn new_deployment(td: &TaskDefinition, reason: &str, now: f64) -> Deployment {
     Deployment {
-        id: format!("ecs-svc/{:019}", rand::random::<u64>() % 10_000_000_000_000_000_000),
+        id: format!(
+            "ecs-svc/{:019}",
+            rand::random::<u64>() % 10_000_000_000_000_000_000
+        ),
         family: td.spec.family.clone(),
         revision: td.revision,
         failed_tasks: 0,
@@ -381,7 +414,14 @@ pub fn td_arn(region: &str, family: &str, revision: u32) -> String {
 pub fn uuid_like() -> String {
     let n = rand::random::<u128>();
     let h = format!("{n:032x}");
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// Whether a task counts as healthy for a deployment (§4.4): RUNNING and HEALTHY, or
@@ -395,7 +435,9 @@ pub fn counts_healthy(entry: &TaskEntry, healthy_after: Duration, now: Instant) 
         TaskHealth::Unhealthy => false,
         TaskHealth::Unknown => {
             entry.spec.health_check.is_none()
-                && entry.running_since.is_some_and(|s| now >= s + healthy_after)
+                && entry
+                    .running_since
+                    .is_some_and(|s| now >= s + healthy_after)
         }
     }
 }

@@ -39,27 +39,55 @@ struct End {
 }
 
 /// Runs task `id` (already in the state, PROVISIONING) to STOPPED.
-pub(crate) async fn run(sh: Arc<Shared>, id: String, mut control: watch::Receiver<Option<StopRequest>>) {
+pub(crate) async fn run(
+    sh: Arc<Shared>,
+    id: String,
+    mut control: watch::Receiver<Option<StopRequest>>,
+) {
     let (spec, service) = {
         let st = sh.lock();
-        let Some(entry) = st.tasks.get(&id) else { return };
+        let Some(entry) = st.tasks.get(&id) else {
+            return;
+        };
         (entry.spec.clone(), entry.view.service.clone())
     };
     let name = service.clone().unwrap_or_else(|| spec.family.clone());
     let stack = &sh.stack;
     let short = id[..8].to_string();
-    let fail = |reason: String| End { code: StopCode::TaskFailedToStart, reason, failed: true, exit_code: None };
+    let fail = |reason: String| End {
+        code: StopCode::TaskFailedToStart,
+        reason,
+        failed: true,
+        exit_code: None,
+    };
 
     // PROVISIONING: the task's own address, as a Fargate task gets its own ENI.
     let Some(command) = spec.command.clone() else {
-        return finish(&sh, &id, fail("the task definition has no local `command`".into()), None);
+        return finish(
+            &sh,
+            &id,
+            fail("the task definition has no local `command`".into()),
+            None,
+        );
     };
     let Some(ip) = sh.pool.allocate(spec.port) else {
-        return finish(&sh, &id, fail("no free loopback address for the task".into()), None);
+        return finish(
+            &sh,
+            &id,
+            fail("no free loopback address for the task".into()),
+            None,
+        );
     };
     let addr = SocketAddr::from((ip, spec.port));
-    let arn = format!("arn:aws:ecs:{}:000000000000:task/{}/{id}", stack.region, stack.name);
-    let mut env: Vec<(String, String)> = spec.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let arn = format!(
+        "arn:aws:ecs:{}:000000000000:task/{}/{id}",
+        stack.region, stack.name
+    );
+    let mut env: Vec<(String, String)> = spec
+        .environment
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     env.extend(task_env(ip, spec.port, &id, &arn, &name, &stack.region));
     if let Some(base) = sh.metadata_base.get() {
         // Task metadata endpoint v4 (and v3, which ECS still sets).
@@ -83,7 +111,14 @@ pub(crate) async fn run(sh: Arc<Shared>, id: String, mut control: watch::Receive
     };
     let mut process = match TaskProcess::spawn(launch) {
         Ok(p) => p,
-        Err(e) => return finish(&sh, &id, fail(format!("cannot start `{}`: {e}", command[0])), None),
+        Err(e) => {
+            return finish(
+                &sh,
+                &id,
+                fail(format!("cannot start `{}`: {e}", command[0])),
+                None,
+            );
+        }
     };
     let pid = process.pid();
     let started = sh.clock.epoch();
@@ -92,9 +127,19 @@ pub(crate) async fn run(sh: Arc<Shared>, id: String, mut control: watch::Receive
         t.view.started_at = Some(started);
     });
     tracing::info!(service = %name, task_id = %id, %addr, pid, "task started");
-    let _ = sh.events.send(TaskEvent::Started { service: name.clone(), task_id: id.clone(), addr, pid });
+    let _ = sh.events.send(TaskEvent::Started {
+        service: name.clone(),
+        task_id: id.clone(),
+        addr,
+        pid,
+    });
 
-    let probe = Probe { check: spec.health_check.as_ref(), addr, env: &env, cwd: &stack.dir };
+    let probe = Probe {
+        check: spec.health_check.as_ref(),
+        addr,
+        env: &env,
+        cwd: &stack.dir,
+    };
     let namespace = stack.discovery.namespace.clone();
 
     // Starting: wait for the first pass, an exit, or a stop request.
@@ -117,11 +162,15 @@ pub(crate) async fn run(sh: Arc<Shared>, id: String, mut control: watch::Receive
     }
 
     // ACTIVATING: register (service tasks only), then RUNNING.
-    sh.lock().touch_task(&id, |t| t.view.last_status = TaskStatus::Activating);
+    sh.lock()
+        .touch_task(&id, |t| t.view.last_status = TaskStatus::Activating);
     let registered = match &service {
         Some(service) => {
             let attributes = instance_attributes(&sh, service, addr);
-            match sh.registry.register_instance(&namespace, service, &id, attributes) {
+            match sh
+                .registry
+                .register_instance(&namespace, service, &id, attributes)
+            {
                 Ok(()) => true,
                 Err(error) => {
                     tracing::error!(service = %service, task_id = %id, %error, "cannot register task");
@@ -132,14 +181,23 @@ pub(crate) async fn run(sh: Arc<Shared>, id: String, mut control: watch::Receive
         None => false,
     };
     let now = sh.clock.now();
-    let health = if spec.health_check.is_some() { TaskHealth::Healthy } else { TaskHealth::Unknown };
+    let health = if spec.health_check.is_some() {
+        TaskHealth::Healthy
+    } else {
+        TaskHealth::Unknown
+    };
     sh.lock().touch_task(&id, |t| {
         t.view.last_status = TaskStatus::Running;
         t.view.health = health;
         t.running_since = Some(now);
     });
     tracing::info!(service = %name, task_id = %id, %addr, "task healthy and registered");
-    let _ = sh.events.send(TaskEvent::Healthy { service: name.clone(), task_id: id.clone(), addr, pid });
+    let _ = sh.events.send(TaskEvent::Healthy {
+        service: name.clone(),
+        task_id: id.clone(),
+        addr,
+        pid,
+    });
 
     // RUNNING: watch until unhealthy, exited or asked to stop.
     let deregister = || {
@@ -202,7 +260,9 @@ fn mark_stopping(sh: &Shared, id: &str, request: &StopRequest) {
         t.view.last_status = TaskStatus::Deactivating;
         t.view.stopping_at.get_or_insert(now);
         t.view.stop_code.get_or_insert(request.code);
-        t.view.stopped_reason.get_or_insert_with(|| request.reason.clone());
+        t.view
+            .stopped_reason
+            .get_or_insert_with(|| request.reason.clone());
     });
 }
 
@@ -219,7 +279,9 @@ async fn stop_sequence(
     let service = sh.lock().tasks.get(id).and_then(|t| t.view.service.clone());
     if let (true, Some(service)) = (registered, &service) {
         // Deregister first: the gateway and DNS stop choosing the task before SIGTERM.
-        let _ = sh.registry.deregister_instance(&sh.stack.discovery.namespace, service, id);
+        let _ = sh
+            .registry
+            .deregister_instance(&sh.stack.discovery.namespace, service, id);
         if !request.drain.is_zero() {
             // Keep serving what a stale discovery view still sends (§2.2, issue #5).
             tokio::select! {
@@ -228,13 +290,19 @@ async fn stop_sequence(
             }
         }
     }
-    sh.lock().touch_task(id, |t| t.view.last_status = TaskStatus::Stopping);
+    sh.lock()
+        .touch_task(id, |t| t.view.last_status = TaskStatus::Stopping);
     let timeout = match request.code {
         StopCode::TerminationNotice => stop_timeout.min(SPOT_WINDOW),
         _ => stop_timeout,
     };
     let status = process.stop(timeout).await;
-    let end = End { code: request.code, reason: request.reason, failed: false, exit_code: exit_code(&status) };
+    let end = End {
+        code: request.code,
+        reason: request.reason,
+        failed: false,
+        exit_code: exit_code(&status),
+    };
     finish(sh, id, end, Some(true));
 }
 
@@ -253,7 +321,9 @@ fn finish(sh: &Shared, id: &str, end: End, proven: Option<bool>) {
         t.view.stopping_at.get_or_insert(epoch);
         t.view.stopped_at = Some(epoch);
         t.view.stop_code.get_or_insert(end.code);
-        t.view.stopped_reason.get_or_insert_with(|| end.reason.clone());
+        t.view
+            .stopped_reason
+            .get_or_insert_with(|| end.reason.clone());
         t.view.exit_code = end.exit_code;
         t.expires = Some(now + STOPPED_RETENTION);
         service = t.view.service.clone();
@@ -262,13 +332,21 @@ fn finish(sh: &Shared, id: &str, end: End, proven: Option<bool>) {
     let (code, reason) = st
         .tasks
         .get(id)
-        .map(|t| (t.view.stop_code.unwrap_or(end.code), t.view.stopped_reason.clone().unwrap_or_default()))
+        .map(|t| {
+            (
+                t.view.stop_code.unwrap_or(end.code),
+                t.view.stopped_reason.clone().unwrap_or_default(),
+            )
+        })
         .unwrap_or((end.code, end.reason.clone()));
     if let Some(service) = &service
         && let Some(svc) = st.services.get_mut(service)
     {
         if end.failed
-            && let Some(d) = svc.deployments.iter_mut().find(|d| Some(&d.id) == deployment.as_ref())
+            && let Some(d) = svc
+                .deployments
+                .iter_mut()
+                .find(|d| Some(&d.id) == deployment.as_ref())
             && d.rollout == RolloutState::InProgress
         {
             d.failed_tasks += 1;
@@ -277,7 +355,12 @@ fn finish(sh: &Shared, id: &str, end: End, proven: Option<bool>) {
         if end.failed && proven != Some(true) {
             svc.failures += 1;
             let delay = Duration::from_secs(1 << (svc.failures - 1).min(6)).min(MAX_BACKOFF);
-            tracing::warn!(service, failures = svc.failures, delay_s = delay.as_secs(), "task failed to start; backing off");
+            tracing::warn!(
+                service,
+                failures = svc.failures,
+                delay_s = delay.as_secs(),
+                "task failed to start; backing off"
+            );
             svc.next_launch = now + delay;
         } else if proven == Some(true) {
             svc.failures = 0;
@@ -303,17 +386,26 @@ fn instance_attributes(sh: &Shared, service: &str, addr: SocketAddr) -> BTreeMap
         (ATTR_IPV4.to_string(), addr.ip().to_string()),
         (ATTR_PORT.to_string(), addr.port().to_string()),
         (ATTR_INIT_HEALTH.to_string(), "HEALTHY".to_string()),
-        ("AVAILABILITY_ZONE".to_string(), format!("{}a", stack.region)),
+        (
+            "AVAILABILITY_ZONE".to_string(),
+            format!("{}a", stack.region),
+        ),
         ("REGION".to_string(), stack.region.clone()),
         ("ECS_CLUSTER_NAME".to_string(), stack.name.clone()),
         ("ECS_SERVICE_NAME".to_string(), service.to_string()),
-        ("ECS_TASK_DEFINITION_FAMILY".to_string(), format!("{}-{service}", stack.name)),
+        (
+            "ECS_TASK_DEFINITION_FAMILY".to_string(),
+            format!("{}-{service}", stack.name),
+        ),
     ])
 }
 
 fn exit_code(status: &std::io::Result<std::process::ExitStatus>) -> Option<i32> {
     use std::os::unix::process::ExitStatusExt;
-    status.as_ref().ok().and_then(|s| s.code().or_else(|| s.signal().map(|sig| 128 + sig)))
+    status
+        .as_ref()
+        .ok()
+        .and_then(|s| s.code().or_else(|| s.signal().map(|sig| 128 + sig)))
 }
 
 fn exit_reason(status: &std::io::Result<std::process::ExitStatus>) -> String {
@@ -321,7 +413,9 @@ fn exit_reason(status: &std::io::Result<std::process::ExitStatus>) -> String {
     match status {
         Ok(s) => match (s.code(), s.signal()) {
             (Some(code), _) => format!("Essential container in task exited (exit code {code})"),
-            (None, Some(sig)) => format!("Essential container in task exited (killed by signal {sig})"),
+            (None, Some(sig)) => {
+                format!("Essential container in task exited (killed by signal {sig})")
+            }
             _ => "Essential container in task exited".to_string(),
         },
         Err(e) => format!("cannot wait for the task: {e}"),

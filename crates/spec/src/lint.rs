@@ -304,6 +304,9 @@ port = 8080
         };
         assert!(at(&warnings[0]).starts_with("min_healthy_percent = 0"));
         assert!(at(&warnings[1]).starts_with("max_capacity = 0"));
-        assert_eq!(warnings[1].to_string().split(':').next(), Some("services.web.schedule[0].max_capacity"));
+        assert_eq!(
+            warnings[1].to_string().split(':').next(),
+            Some("services.web.schedule[0].max_capacity")
+        );
     }
 }

@@ -55,7 +55,12 @@ pub(crate) fn build(t: &mut Builder, stack: &Stack, services: &[Built]) {
             .any(|r| r.service == service.name && !has_own_integration(r));
         if plain {
             let props = integration(service, timeout, None);
-            t.resource(&integration_id(service), "AWS::ApiGatewayV2::Integration", props, &[]);
+            t.resource(
+                &integration_id(service),
+                "AWS::ApiGatewayV2::Integration",
+                props,
+                &[],
+            );
         }
     }
 
@@ -151,7 +156,9 @@ fn response_mappings(list: &[ParamMapping]) -> Obj {
         .iter()
         .map(|m| {
             let (destination, source) = mapping(m);
-            Obj::new().set("Destination", destination).set("Source", source)
+            Obj::new()
+                .set("Destination", destination)
+                .set("Source", source)
         })
         .collect();
     Obj::new().set("ResponseParameters", items)
@@ -204,7 +211,10 @@ fn stage(t: &mut Builder, stack: &Stack, routes: &[String]) {
         .set("ApiId", reference(API))
         .set("AutoDeploy", true)
         .opt("DefaultRouteSettings", api.throttle.map(throttle))
-        .opt("RouteSettings", (!route_settings.is_empty()).then_some(route_settings))
+        .opt(
+            "RouteSettings",
+            (!route_settings.is_empty()).then_some(route_settings),
+        )
         .set("StageName", api.stage.name())
         .opt("Tags", tag_map(&t.tags));
     t.resource(STAGE, "AWS::ApiGatewayV2::Stage", props, routes);
@@ -215,13 +225,20 @@ fn stage(t: &mut Builder, stack: &Stack, routes: &[String]) {
 fn outputs(t: &mut Builder, stack: &Stack, services: &[Built]) {
     let endpoint = match &stack.api.stage {
         Stage::Default => get_att(API, "ApiEndpoint"),
-        Stage::Named(name) => join("", vec![get_att(API, "ApiEndpoint"), format!("/{name}").into()]),
+        Stage::Named(name) => join(
+            "",
+            vec![get_att(API, "ApiEndpoint"), format!("/{name}").into()],
+        ),
     };
     t.output("ApiEndpoint", "URL of the HTTP API", endpoint);
     t.output("ApiId", "Id of the HTTP API", reference(API));
     t.output("VpcLinkId", "Id of the VPC link", reference(LINK));
     t.output("ClusterName", "Name of the ECS cluster", reference(CLUSTER));
-    t.output("NamespaceId", "Id of the Cloud Map namespace", get_att(NAMESPACE, "Id"));
+    t.output(
+        "NamespaceId",
+        "Id of the Cloud Map namespace",
+        get_att(NAMESPACE, "Id"),
+    );
     for service in services {
         t.output(
             &format!("{}EcsServiceName", service.id),

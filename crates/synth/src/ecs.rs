@@ -8,8 +8,7 @@
 //! `wget` (busybox, Alpine, Debian) or `curl`: see [`health_check`].
 
 use albless_spec::{
-    Arch, HealthCheck, HealthCheckKind, ScheduleExpr, ScheduledAction,
-    Service, Stack,
+    Arch, HealthCheck, HealthCheckKind, ScheduleExpr, ScheduledAction, Service, Stack,
 };
 
 use crate::Builder;
@@ -51,9 +50,11 @@ pub(crate) fn cluster(t: &mut Builder, stack: &Stack, net: &Net) {
         .set("Cluster", reference(CLUSTER))
         .set(
             "DefaultCapacityProviderStrategy",
-            vec![Obj::new()
-                .set("CapacityProvider", "FARGATE")
-                .set("Weight", 1u32)],
+            vec![
+                Obj::new()
+                    .set("CapacityProvider", "FARGATE")
+                    .set("Weight", 1u32),
+            ],
         );
     t.resource(
         CLUSTER_PROVIDERS,
@@ -69,16 +70,16 @@ pub(crate) fn cluster(t: &mut Builder, stack: &Stack, net: &Net) {
         .set("Name", stack.discovery.namespace.as_str())
         .set("Vpc", net.vpc.clone())
         .opt("Tags", tag_list(&t.tags));
-    t.resource(NAMESPACE, "AWS::ServiceDiscovery::PrivateDnsNamespace", namespace, &[]);
+    t.resource(
+        NAMESPACE,
+        "AWS::ServiceDiscovery::PrivateDnsNamespace",
+        namespace,
+        &[],
+    );
 }
 
 /// Every resource of one service.
-pub(crate) fn service(
-    t: &mut Builder,
-    stack: &Stack,
-    net: &Net,
-    service: &Service,
-) -> Built {
+pub(crate) fn service(t: &mut Builder, stack: &Stack, net: &Net, service: &Service) -> Built {
     let id = ids::service(&service.name);
     let name = &service.name;
     let tags = t.tags.clone();
@@ -95,7 +96,12 @@ pub(crate) fn service(
     let mut exec_statements: Vec<Node> = Vec::new();
     let repository = format!("{id}Repository");
     let ecr_arn = if service.build.is_some() {
-        t.resource(&repository, "AWS::ECR::Repository", repository_props(stack, service, &tags), &[]);
+        t.resource(
+            &repository,
+            "AWS::ECR::Repository",
+            repository_props(stack, service, &tags),
+            &[],
+        );
         Some(get_att(&repository, "Arn"))
     } else {
         service.image.as_deref().and_then(ecr_repository_arn)
@@ -166,9 +172,11 @@ pub(crate) fn service(
         .set("Name", name.as_str())
         .set(
             "PortMappings",
-            vec![Obj::new()
-                .set("ContainerPort", service.port)
-                .set("Protocol", "tcp")],
+            vec![
+                Obj::new()
+                    .set("ContainerPort", service.port)
+                    .set("Protocol", "tcp"),
+            ],
         )
         .opt(
             "Environment",
@@ -180,7 +188,13 @@ pub(crate) fn service(
                     .collect::<Vec<_>>()
             }),
         )
-        .opt("HealthCheck", service.health_check.as_ref().map(|h| health_check(h, service.port)))
+        .opt(
+            "HealthCheck",
+            service
+                .health_check
+                .as_ref()
+                .map(|h| health_check(h, service.port)),
+        )
         .opt(
             "LogConfiguration",
             service.logging.as_ref().map(|_| {
@@ -198,7 +212,10 @@ pub(crate) fn service(
     let task_def = Obj::new()
         .set("ContainerDefinitions", vec![container])
         .set("Cpu", service.cpu.to_string())
-        .opt("ExecutionRoleArn", has_exec.then(|| get_att(&exec_role, "Arn")))
+        .opt(
+            "ExecutionRoleArn",
+            has_exec.then(|| get_att(&exec_role, "Arn")),
+        )
         .set("Family", format!("{}-{name}", stack.name))
         .set("Memory", service.memory.to_string())
         .set("NetworkMode", "awsvpc")
@@ -227,21 +244,36 @@ pub(crate) fn service(
         id: id.clone(),
     };
     let discovery = Obj::new()
-        .set("Description", format!("ECS service {name} of stack {}", stack.name))
+        .set(
+            "Description",
+            format!("ECS service {name} of stack {}", stack.name),
+        )
         .set(
             "DnsConfig",
             Obj::new()
                 .set(
                     "DnsRecords",
-                    vec![Obj::new().set("TTL", stack.discovery.ttl).set("Type", "SRV")],
+                    vec![
+                        Obj::new()
+                            .set("TTL", stack.discovery.ttl)
+                            .set("Type", "SRV"),
+                    ],
                 )
                 .set("RoutingPolicy", "MULTIVALUE"),
         )
-        .set("HealthCheckCustomConfig", Obj::new().set("FailureThreshold", 1u32))
+        .set(
+            "HealthCheckCustomConfig",
+            Obj::new().set("FailureThreshold", 1u32),
+        )
         .set("Name", name.as_str())
         .set("NamespaceId", get_att(NAMESPACE, "Id"))
         .opt("Tags", tag_list(&tags));
-    t.resource(&built.discovery(), "AWS::ServiceDiscovery::Service", discovery, &[]);
+    t.resource(
+        &built.discovery(),
+        "AWS::ServiceDiscovery::Service",
+        discovery,
+        &[],
+    );
 
     // The tasks' group admits the VPC link's group on the container port, nothing else;
     // the link's group may reach this group on that port only.
@@ -249,26 +281,42 @@ pub(crate) fn service(
     let sg = Obj::new()
         .set(
             "GroupDescription",
-            format!("{}: tasks of {name}; ingress only from the VPC link", stack.name),
+            format!(
+                "{}: tasks of {name}; ingress only from the VPC link",
+                stack.name
+            ),
         )
         .set(
             "SecurityGroupEgress",
-            vec![Obj::new()
-                .set("CidrIp", "0.0.0.0/0")
-                .set("Description", "Image pulls and whatever the service calls")
-                .set("IpProtocol", "-1")],
+            vec![
+                Obj::new()
+                    .set("CidrIp", "0.0.0.0/0")
+                    .set("Description", "Image pulls and whatever the service calls")
+                    .set("IpProtocol", "-1"),
+            ],
         )
         .set("VpcId", net.vpc.clone())
-        .opt("Tags", tag_list(&named(&tags, &format!("{}/{name}", stack.name))));
+        .opt(
+            "Tags",
+            tag_list(&named(&tags, &format!("{}/{name}", stack.name))),
+        );
     t.resource(&task_sg, "AWS::EC2::SecurityGroup", sg, &[]);
     let ingress = Obj::new()
-        .set("Description", format!("from the VPC link to {name}:{}", service.port))
+        .set(
+            "Description",
+            format!("from the VPC link to {name}:{}", service.port),
+        )
         .set("FromPort", service.port)
         .set("GroupId", get_att(&task_sg, "GroupId"))
         .set("IpProtocol", "tcp")
         .set("SourceSecurityGroupId", get_att(LINK_SG, "GroupId"))
         .set("ToPort", service.port);
-    t.resource(&format!("{id}IngressFromVpcLink"), "AWS::EC2::SecurityGroupIngress", ingress, &[]);
+    t.resource(
+        &format!("{id}IngressFromVpcLink"),
+        "AWS::EC2::SecurityGroupIngress",
+        ingress,
+        &[],
+    );
     let egress = Obj::new()
         .set("Description", format!("to {name}:{}", service.port))
         .set("DestinationSecurityGroupId", get_att(&task_sg, "GroupId"))
@@ -276,7 +324,12 @@ pub(crate) fn service(
         .set("GroupId", get_att(LINK_SG, "GroupId"))
         .set("IpProtocol", "tcp")
         .set("ToPort", service.port);
-    t.resource(&format!("{id}VpcLinkEgress"), "AWS::EC2::SecurityGroupEgress", egress, &[]);
+    t.resource(
+        &format!("{id}VpcLinkEgress"),
+        "AWS::EC2::SecurityGroupEgress",
+        egress,
+        &[],
+    );
 
     // The ECS service.
     let (min_healthy, max_percent) = deployment_bounds(service);
@@ -320,7 +373,11 @@ pub(crate) fn service(
                 Obj::new()
                     .set(
                         "AssignPublicIp",
-                        if stack.network.assign_public_ip { "ENABLED" } else { "DISABLED" },
+                        if stack.network.assign_public_ip {
+                            "ENABLED"
+                        } else {
+                            "DISABLED"
+                        },
                     )
                     .set("SecurityGroups", vec![get_att(&task_sg, "GroupId")])
                     .set("Subnets", net.subnets.clone()),
@@ -330,10 +387,12 @@ pub(crate) fn service(
         .set("ServiceName", name.as_str())
         .set(
             "ServiceRegistries",
-            vec![Obj::new()
-                .set("ContainerName", name.as_str())
-                .set("ContainerPort", service.port)
-                .set("RegistryArn", get_att(&built.discovery(), "Arn"))],
+            vec![
+                Obj::new()
+                    .set("ContainerName", name.as_str())
+                    .set("ContainerPort", service.port)
+                    .set("RegistryArn", get_att(&built.discovery(), "Arn")),
+            ],
         )
         .opt("Tags", tag_list(&tags))
         .set("TaskDefinition", reference(&task_def_id));
@@ -403,7 +462,11 @@ fn scheduled_action(action: &ScheduledAction) -> Node {
         .set("ScalableTargetAction", bounds)
         .set("Schedule", schedule_text(&action.schedule))
         .set("ScheduledActionName", action.name.as_str())
-        .set("Timezone", action.timezone.name())
+        // The zone applies to `at` and `cron` only (section 4.7); a rate has none.
+        .opt(
+            "Timezone",
+            (!matches!(action.schedule, ScheduleExpr::Rate(_))).then(|| action.timezone.name()),
+        )
         .into()
 }
 
@@ -450,9 +513,7 @@ pub(crate) fn health_check(check: &HealthCheck, port: u16) -> Node {
             let url = format!("http://127.0.0.1:{port}{path}");
             vec![
                 "CMD-SHELL".to_owned(),
-                format!(
-                    "wget -q -O /dev/null '{url}' || curl -fsS -o /dev/null '{url}' || exit 1"
-                ),
+                format!("wget -q -O /dev/null '{url}' || curl -fsS -o /dev/null '{url}' || exit 1"),
             ]
         }
         HealthCheckKind::Command(argv) => std::iter::once("CMD".to_owned())

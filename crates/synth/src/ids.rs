@@ -82,7 +82,9 @@ mod tests {
         assert_eq!(service("backend"), "Backend");
         assert_eq!(service("my-api"), "MyApi");
         assert_eq!(service("api-v2"), "ApiV2");
-        let names = ["a-1", "a1", "a-z", "az", "a--b", "a-b", "ab", "a-zz", "azz", "a-h"];
+        let names = [
+            "a-1", "a1", "a-z", "az", "a--b", "a-b", "ab", "a-zz", "azz", "a-h",
+        ];
         let ids: std::collections::BTreeSet<_> = names.iter().map(|n| service(n)).collect();
         assert_eq!(ids.len(), names.len(), "{ids:?}");
     }

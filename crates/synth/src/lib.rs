@@ -71,7 +71,8 @@ impl Template {
     pub fn render(&self, format: Format) -> Result<String, SynthError> {
         match format {
             Format::Json => {
-                let mut text = serde_json::to_string_pretty(&self.root).map_err(SynthError::Json)?;
+                let mut text =
+                    serde_json::to_string_pretty(&self.root).map_err(SynthError::Json)?;
                 text.push('\n');
                 Ok(text)
             }
@@ -119,7 +120,11 @@ impl Builder {
             resources: Obj::new(),
             outputs: Obj::new(),
             ids: BTreeSet::new(),
-            tags: stack.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            tags: stack
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             description: format!(
                 "albless stack {}: API Gateway HTTP API -> VPC link -> Cloud Map -> ECS \
                  Fargate, without a load balancer",
@@ -129,7 +134,13 @@ impl Builder {
     }
 
     /// Adds a resource. Panics on a duplicate id: `ids.rs` makes that impossible.
-    pub(crate) fn resource(&mut self, id: &str, kind: &str, properties: Obj, depends_on: &[String]) {
+    pub(crate) fn resource(
+        &mut self,
+        id: &str,
+        kind: &str,
+        properties: Obj,
+        depends_on: &[String],
+    ) {
         assert!(self.ids.insert(id.to_owned()), "duplicate logical id {id}");
         let mut r = Obj::new().set("Type", kind);
         if !properties.is_empty() {
@@ -158,7 +169,9 @@ impl Builder {
 
     /// Adds an output.
     pub(crate) fn output(&mut self, id: &str, description: &str, value: Node) {
-        let o = Obj::new().set("Description", description).set("Value", value);
+        let o = Obj::new()
+            .set("Description", description)
+            .set("Value", value);
         self.outputs.push(id, o);
     }
 

@@ -48,15 +48,20 @@ pub(crate) fn build(t: &mut Builder, stack: &Stack) -> Net {
         )
         .set(
             "SecurityGroupEgress",
-            vec![Obj::new()
-                .set("CidrIp", "255.255.255.255/32")
-                .set("Description", "Disallow all traffic")
-                .set("FromPort", 252u32)
-                .set("IpProtocol", "icmp")
-                .set("ToPort", 86u32)],
+            vec![
+                Obj::new()
+                    .set("CidrIp", "255.255.255.255/32")
+                    .set("Description", "Disallow all traffic")
+                    .set("FromPort", 252u32)
+                    .set("IpProtocol", "icmp")
+                    .set("ToPort", 86u32),
+            ],
         )
         .set("VpcId", net.vpc.clone())
-        .opt("Tags", tag_list(&named(&t.tags, &format!("{}/vpc-link", stack.name))));
+        .opt(
+            "Tags",
+            tag_list(&named(&t.tags, &format!("{}/vpc-link", stack.name))),
+        );
     t.resource(LINK_SG, "AWS::EC2::SecurityGroup", sg, &[]);
 
     // aws-behavior.md section 2.3: subnets and groups are fixed at creation.
@@ -86,7 +91,12 @@ fn new_vpc(t: &mut Builder, stack: &Stack, cidr: Ipv4Cidr, azs: u32) -> Net {
     let attach = Obj::new()
         .set("InternetGatewayId", reference("VpcInternetGateway"))
         .set("VpcId", reference("Vpc"));
-    t.resource("VpcGatewayAttachment", "AWS::EC2::VPCGatewayAttachment", attach, &[]);
+    t.resource(
+        "VpcGatewayAttachment",
+        "AWS::EC2::VPCGatewayAttachment",
+        attach,
+        &[],
+    );
 
     let table = Obj::new()
         .set("VpcId", reference("Vpc"))
@@ -105,14 +115,20 @@ fn new_vpc(t: &mut Builder, stack: &Stack, cidr: Ipv4Cidr, azs: u32) -> Net {
         let id = format!("VpcPublicSubnet{}", i + 1);
         let az = Obj::new().set(
             "Fn::Select",
-            vec![Node::from(i as u32), Obj::new().set("Fn::GetAZs", "").into()],
+            vec![
+                Node::from(i as u32),
+                Obj::new().set("Fn::GetAZs", "").into(),
+            ],
         );
         let subnet = Obj::new()
             .set("AvailabilityZone", az)
             .set("CidrBlock", block.to_string())
             .set("MapPublicIpOnLaunch", true)
             .set("VpcId", reference("Vpc"))
-            .opt("Tags", tag_list(&named(&t.tags, &format!("{name}/public-{}", i + 1))));
+            .opt(
+                "Tags",
+                tag_list(&named(&t.tags, &format!("{name}/public-{}", i + 1))),
+            );
         t.resource(&id, "AWS::EC2::Subnet", subnet, &[]);
         let assoc = Obj::new()
             .set("RouteTableId", reference("VpcPublicRouteTable"))

@@ -177,9 +177,5 @@ pub(crate) fn tag_list(tags: &[(String, String)]) -> Option<Node> {
 
 /// `{k: v, ...}`: the tag map API Gateway v2 resources take.
 pub(crate) fn tag_map(tags: &[(String, String)]) -> Option<Node> {
-    (!tags.is_empty()).then(|| {
-        tags.iter()
-            .fold(Obj::new(), |o, (k, v)| o.set(k, v))
-            .into()
-    })
+    (!tags.is_empty()).then(|| tags.iter().fold(Obj::new(), |o, (k, v)| o.set(k, v)).into())
 }

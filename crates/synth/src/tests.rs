@@ -35,17 +35,35 @@ fn rates_use_the_largest_whole_unit() {
     assert_eq!(rate(3600), "rate(1 hour)");
     assert_eq!(rate(2 * 86400), "rate(2 days)");
     let at = "2030-01-15T09:00:00".parse().unwrap();
-    assert_eq!(schedule_text(&ScheduleExpr::At(at)), "at(2030-01-15T09:00:00)");
+    assert_eq!(
+        schedule_text(&ScheduleExpr::At(at)),
+        "at(2030-01-15T09:00:00)"
+    );
 }
 
 #[test]
 fn min_zero_becomes_100_with_room_for_a_new_task() {
     let bounds = |extra: &str| deployment_bounds(&stack(extra).services["web"]);
-    assert_eq!(bounds("min_healthy_percent = 0\nmax_percent = 100\n"), (100, 200));
-    assert_eq!(bounds("min_healthy_percent = 0\nmax_percent = 150\ndesired_count = 2\n"), (100, 150));
-    assert_eq!(bounds("min_healthy_percent = 0\nmax_percent = 150\n"), (100, 200));
-    assert_eq!(bounds("min_healthy_percent = 50\nmax_percent = 150\n"), (50, 150));
-    assert_eq!(bounds("min_healthy_percent = 0\ndesired_count = 0\n"), (0, 200));
+    assert_eq!(
+        bounds("min_healthy_percent = 0\nmax_percent = 100\n"),
+        (100, 200)
+    );
+    assert_eq!(
+        bounds("min_healthy_percent = 0\nmax_percent = 150\ndesired_count = 2\n"),
+        (100, 150)
+    );
+    assert_eq!(
+        bounds("min_healthy_percent = 0\nmax_percent = 150\n"),
+        (100, 200)
+    );
+    assert_eq!(
+        bounds("min_healthy_percent = 50\nmax_percent = 150\ndesired_count = 2\n"),
+        (50, 150)
+    );
+    assert_eq!(
+        bounds("min_healthy_percent = 0\ndesired_count = 0\n"),
+        (0, 200)
+    );
 }
 
 #[test]
@@ -56,13 +74,19 @@ fn vpc_blocks_split_evenly_and_never_below_28() {
     };
     let text = |v: Vec<Ipv4Cidr>| v.iter().map(ToString::to_string).collect::<Vec<_>>();
     assert_eq!(text(split(cidr(10, 0, 0, 0, 16), 1)), ["10.0.0.0/16"]);
-    assert_eq!(text(split(cidr(10, 0, 0, 0, 16), 2)), ["10.0.0.0/17", "10.0.128.0/17"]);
+    assert_eq!(
+        text(split(cidr(10, 0, 0, 0, 16), 2)),
+        ["10.0.0.0/17", "10.0.128.0/17"]
+    );
     assert_eq!(
         text(split(cidr(10, 1, 0, 0, 20), 3)),
         ["10.1.0.0/22", "10.1.4.0/22", "10.1.8.0/22"]
     );
     assert_eq!(text(split(cidr(10, 0, 0, 0, 28), 3)), ["10.0.0.0/28"]);
-    assert_eq!(text(split(cidr(10, 0, 0, 0, 27), 3)), ["10.0.0.0/28", "10.0.0.16/28"]);
+    assert_eq!(
+        text(split(cidr(10, 0, 0, 0, 27), 3)),
+        ["10.0.0.0/28", "10.0.0.16/28"]
+    );
 }
 
 #[test]
@@ -104,15 +128,26 @@ fn health_checks_become_ecs_commands() {
             .starts_with("wget -q -O /dev/null 'http://127.0.0.1:8080/health' || curl ")
     );
     assert_eq!(
-        (&http["Interval"], &http["Timeout"], &http["Retries"], &http["StartPeriod"]),
+        (
+            &http["Interval"],
+            &http["Timeout"],
+            &http["Retries"],
+            &http["StartPeriod"]
+        ),
         (&10.into(), &3.into(), &4.into(), &20.into())
     );
     let cmd = serde_json::to_value(health_check(
-        &check(HealthCheckKind::Command(vec!["/bin/check".into(), "-q".into()])),
+        &check(HealthCheckKind::Command(vec![
+            "/bin/check".into(),
+            "-q".into(),
+        ])),
         80,
     ))
     .unwrap();
-    assert_eq!(cmd["Command"], serde_json::json!(["CMD", "/bin/check", "-q"]));
+    assert_eq!(
+        cmd["Command"],
+        serde_json::json!(["CMD", "/bin/check", "-q"])
+    );
 }
 
 #[test]
@@ -146,14 +181,21 @@ fn image_is_a_parameter_with_the_file_s_default() {
 #[test]
 fn logging_adds_a_log_group_and_only_its_permissions() {
     let t = synthesize(&stack("[services.web.logging]\nretention_days = 14\n")).to_value();
-    assert_eq!(t["Resources"]["WebLogGroup"]["Properties"]["RetentionInDays"], 14);
-    let statements = &t["Resources"]["WebExecutionPolicy"]["Properties"]["PolicyDocument"]["Statement"];
+    assert_eq!(
+        t["Resources"]["WebLogGroup"]["Properties"]["RetentionInDays"],
+        14
+    );
+    let statements =
+        &t["Resources"]["WebExecutionPolicy"]["Properties"]["PolicyDocument"]["Statement"];
     assert_eq!(statements.as_array().unwrap().len(), 1);
     assert_eq!(
         statements[0]["Action"],
         serde_json::json!(["logs:CreateLogStream", "logs:PutLogEvents"])
     );
-    let options = &t["Resources"]["WebTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
-        ["LogConfiguration"]["Options"];
-    assert_eq!(options["awslogs-group"], serde_json::json!({"Ref": "WebLogGroup"}));
+    let options = &t["Resources"]["WebTaskDefinition"]["Properties"]["ContainerDefinitions"][0]["LogConfiguration"]
+        ["Options"];
+    assert_eq!(
+        options["awslogs-group"],
+        serde_json::json!({"Ref": "WebLogGroup"})
+    );
 }

@@ -50,7 +50,10 @@ fn get_att<'a>(v: &'a Value, attr: &str) -> Option<&'a str> {
 fn templates_match_their_snapshots() {
     for (name, path) in CASES {
         let template = synthesize(&load(path));
-        insta::assert_snapshot!(format!("{name}.json"), template.render(Format::Json).unwrap());
+        insta::assert_snapshot!(
+            format!("{name}.json"),
+            template.render(Format::Json).unwrap()
+        );
     }
     let hello = synthesize(&load(CASES[0].1));
     insta::assert_snapshot!("hello.yaml", hello.render(Format::Yaml).unwrap());
@@ -77,7 +80,10 @@ fn every_template_passes_cfn_lint_without_warning() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success() && report.trim().is_empty(), "cfn-lint:\n{report}");
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "cfn-lint:\n{report}"
+    );
 }
 
 /// The hello template against the original stack's template: every resource type it has,
@@ -114,7 +120,10 @@ fn hello_has_the_reference_stack_shape() {
         .difference(&types(&hello))
         .cloned()
         .collect();
-    assert_eq!(missing, justified, "reference resource types missing from hello");
+    assert_eq!(
+        missing, justified,
+        "reference resource types missing from hello"
+    );
 
     // Key properties, as the original sets them.
     let task = of_type(&hello, "AWS::ECS::TaskDefinition")[0].1;
@@ -125,17 +134,26 @@ fn hello_has_the_reference_stack_shape() {
     let ns = of_type(&hello, "AWS::ServiceDiscovery::PrivateDnsNamespace")[0].1;
     assert_eq!(ns["Name"], "ecs.local");
     let sd = of_type(&hello, "AWS::ServiceDiscovery::Service")[0].1;
-    assert_eq!(sd["DnsConfig"]["DnsRecords"], serde_json::json!([{"TTL": 10, "Type": "SRV"}]));
+    assert_eq!(
+        sd["DnsConfig"]["DnsRecords"],
+        serde_json::json!([{"TTL": 10, "Type": "SRV"}])
+    );
     assert_eq!(sd["DnsConfig"]["RoutingPolicy"], "MULTIVALUE");
     assert_eq!(sd["HealthCheckCustomConfig"]["FailureThreshold"], 1);
     let providers = of_type(&hello, "AWS::ECS::ClusterCapacityProviderAssociations")[0].1;
-    assert_eq!(providers["CapacityProviders"], serde_json::json!(["FARGATE", "FARGATE_SPOT"]));
+    assert_eq!(
+        providers["CapacityProviders"],
+        serde_json::json!(["FARGATE", "FARGATE_SPOT"])
+    );
     let service = of_type(&hello, "AWS::ECS::Service")[0].1;
     assert_eq!(
         service["DeploymentConfiguration"]["DeploymentCircuitBreaker"],
         serde_json::json!({"Enable": true, "Rollback": true})
     );
-    assert_eq!(service["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"], "ENABLED");
+    assert_eq!(
+        service["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"],
+        "ENABLED"
+    );
     let stage = of_type(&hello, "AWS::ApiGatewayV2::Stage")[0].1;
     assert_eq!(stage["StageName"], "$default");
     assert_eq!(stage["AutoDeploy"], true);
@@ -144,7 +162,10 @@ fn hello_has_the_reference_stack_shape() {
     assert!(of_type(&hello, "AWS::EC2::NatGateway").is_empty());
     assert_eq!(of_type(&hello, "AWS::EC2::Subnet").len(), 1);
     let outputs = hello["Outputs"].as_object().unwrap();
-    assert_eq!(get_att(&outputs["ApiEndpoint"]["Value"], "ApiEndpoint"), Some("HttpApi"));
+    assert_eq!(
+        get_att(&outputs["ApiEndpoint"]["Value"], "ApiEndpoint"),
+        Some("HttpApi")
+    );
 }
 
 /// What cfn-guard rules would check, on every template: integration URIs are Cloud Map
@@ -187,7 +208,9 @@ fn every_template_keeps_the_private_integration_invariants() {
             let registry = &service["ServiceRegistries"][0];
             assert_eq!(registry["ContainerName"], container["Name"], "{name} {id}");
             assert_eq!(&registry["ContainerPort"], port, "{name} {id}");
-            assert!(get_att(&registry["RegistryArn"], "Arn").is_some_and(|d| discovery.contains(d)));
+            assert!(
+                get_att(&registry["RegistryArn"], "Arn").is_some_and(|d| discovery.contains(d))
+            );
 
             let groups = service["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
                 .as_array()
@@ -202,8 +225,15 @@ fn every_template_keeps_the_private_integration_invariants() {
                     .collect();
                 assert_eq!(rules.len(), 1, "{name} {sg}");
                 let rule = rules[0].1;
-                assert_eq!(get_att(&rule["SourceSecurityGroupId"], "GroupId"), Some(link_sg));
-                assert_eq!((&rule["FromPort"], &rule["ToPort"]), (port, port), "{name} {sg}");
+                assert_eq!(
+                    get_att(&rule["SourceSecurityGroupId"], "GroupId"),
+                    Some(link_sg)
+                );
+                assert_eq!(
+                    (&rule["FromPort"], &rule["ToPort"]),
+                    (port, port),
+                    "{name} {sg}"
+                );
                 assert_eq!(rule["IpProtocol"], "tcp");
             }
         }
@@ -217,16 +247,25 @@ fn trap_settings_are_avoided_in_the_template() {
     let deployment = &service["DeploymentConfiguration"];
     assert_eq!(deployment["MinimumHealthyPercent"], 100);
     assert_eq!(deployment["MaximumPercent"], 200);
-    assert_eq!(service["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"], "DISABLED");
     assert_eq!(
-        service["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"].as_array().unwrap().len(),
+        service["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"],
+        "DISABLED"
+    );
+    assert_eq!(
+        service["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"]
+            .as_array()
+            .unwrap()
+            .len(),
         3
     );
     assert!(of_type(&t, "AWS::EC2::VPC").is_empty());
     // The private ECR image: the execution role may pull from that repository only.
     let policy = of_type(&t, "AWS::IAM::Policy")[0].1;
     let resource = &policy["PolicyDocument"]["Statement"][1]["Resource"]["Fn::Sub"];
-    assert_eq!(resource, "arn:${AWS::Partition}:ecr:us-east-1:111122223333:repository/legacy/app");
+    assert_eq!(
+        resource,
+        "arn:${AWS::Partition}:ecr:us-east-1:111122223333:repository/legacy/app"
+    );
 }
 
 #[test]
@@ -235,7 +274,11 @@ fn synthesis_is_deterministic() {
         let a = synthesize(&load(path));
         let b = synthesize(&load(path));
         for format in [Format::Json, Format::Yaml] {
-            assert_eq!(a.render(format).unwrap(), b.render(format).unwrap(), "{path}");
+            assert_eq!(
+                a.render(format).unwrap(),
+                b.render(format).unwrap(),
+                "{path}"
+            );
         }
     }
 }
@@ -247,7 +290,9 @@ fn logical_ids_are_stable_when_a_service_is_added() {
     let path = root().join("crates/synth/tests/data/multi.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let before = serde_json::from_str::<Value>(
-        &synthesize(&albless_spec::parse(&path, &text).unwrap()).render(Format::Json).unwrap(),
+        &synthesize(&albless_spec::parse(&path, &text).unwrap())
+            .render(Format::Json)
+            .unwrap(),
     )
     .unwrap();
     let extra = text.replace(

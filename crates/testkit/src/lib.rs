@@ -92,12 +92,16 @@ impl Up {
             output,
             _temp: temp,
         };
-        let gw = up.wait_line(Duration::from_secs(30), |l| l.strip_prefix("gateway: ").map(String::from));
-        let dns = up.wait_line(Duration::from_secs(30), |l| {
-            l.strip_prefix("dns: ").and_then(|r| r.split_whitespace().next()?.parse().ok())
+        let gw = up.wait_line(Duration::from_secs(30), |l| {
+            l.strip_prefix("gateway: ").map(String::from)
         });
-        let control =
-            up.wait_line(Duration::from_secs(30), |l| l.strip_prefix("control: ").map(String::from));
+        let dns = up.wait_line(Duration::from_secs(30), |l| {
+            l.strip_prefix("dns: ")
+                .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        });
+        let control = up.wait_line(Duration::from_secs(30), |l| {
+            l.strip_prefix("control: ").map(String::from)
+        });
         up.control = control.expect("albless printed its control address");
         up.gateway = gw.expect("albless printed its gateway address");
         up.dns = dns.expect("albless printed its DNS address");
@@ -133,12 +137,18 @@ impl Up {
 
     /// Tasks reported healthy so far, in order.
     pub fn healthy_tasks(&self) -> Vec<TaskLine> {
-        self.lines().iter().filter_map(|l| parse_task_line(l, "healthy")).collect()
+        self.lines()
+            .iter()
+            .filter_map(|l| parse_task_line(l, "healthy"))
+            .collect()
     }
 
     /// Tasks reported started so far, in order.
     pub fn started_tasks(&self) -> Vec<TaskLine> {
-        self.lines().iter().filter_map(|l| parse_task_line(l, "started")).collect()
+        self.lines()
+            .iter()
+            .filter_map(|l| parse_task_line(l, "started"))
+            .collect()
     }
 
     /// Waits until at least `n` tasks have been reported healthy.
@@ -198,12 +208,20 @@ fn parse_task_line(line: &str, word: &str) -> Option<TaskLine> {
         return None;
     }
     let pid = parts.next()?.trim_end_matches([')', ',']).parse().ok()?;
-    Some(TaskLine { service: service.into(), task_id: task_id.into(), addr, pid })
+    Some(TaskLine {
+        service: service.into(),
+        task_id: task_id.into(),
+        addr,
+        pid,
+    })
 }
 
 /// Sends a signal (`TERM`, `KILL`, `INT`) to a process with the `kill` command.
 pub fn send_signal(pid: u32, signal: &str) {
-    let _ = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status();
 }
 
 /// Whether a process is alive (zombies, which only wait to be reaped, count as gone).
@@ -211,7 +229,9 @@ pub fn process_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
             // The state follows the parenthesised command name.
-            let state = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().next());
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().next());
             !matches!(state, Some("Z") | Some("X") | None)
         }
         Err(_) => false,
@@ -232,15 +252,30 @@ pub fn http() -> ureq::Agent {
 pub fn dig(dns: SocketAddr, name: &str, rtype: &str) -> Vec<String> {
     let out = Command::new("dig")
         .arg(format!("@{}", dns.ip()))
-        .args(["-p", &dns.port().to_string(), name, rtype, "+short", "+time=2", "+tries=1"])
+        .args([
+            "-p",
+            &dns.port().to_string(),
+            name,
+            rtype,
+            "+short",
+            "+time=2",
+            "+tries=1",
+        ])
         .output()
         .expect("`dig` is installed (scripts/test installs it: apt package bind9-dnsutils)");
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// The workspace's root folder.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 /// A Python tool installed by `scripts/install-test-tools` (`aws`, `cfn-lint`,
@@ -248,10 +283,16 @@ pub fn workspace_root() -> PathBuf {
 /// `~/.cache/albless-tools`). Panics with the fix when it is missing: the tests that
 /// need a tool fail rather than pass without it.
 pub fn python_tool(name: &str) -> PathBuf {
-    let dir = std::env::var_os("ALBLESS_TOOLS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/albless-tools")
-    });
+    let dir = std::env::var_os("ALBLESS_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/albless-tools")
+        });
     let path = dir.join("venv/bin").join(name);
-    assert!(path.is_file(), "{} is missing: run scripts/install-test-tools", path.display());
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/install-test-tools",
+        path.display()
+    );
     path
 }

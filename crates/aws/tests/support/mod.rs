@@ -22,7 +22,11 @@ impl Moto {
     /// Starts moto on a free loopback port; `env` is extra environment (moto reads
     /// `MOTO_ECS_SERVICE_RUNNING` for the running count of new ECS services).
     pub fn start(env: &[(&str, &str)]) -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new(albless_testkit::python_tool("moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .envs(env.iter().copied())
@@ -70,7 +74,10 @@ pub fn answering(status: u16) -> String {
         for mut conn in listener.incoming().flatten() {
             let mut buf = [0u8; 2048];
             let _ = conn.read(&mut buf);
-            let _ = write!(conn, "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+            );
         }
     });
     url
@@ -98,5 +105,7 @@ desired_count = 2
         ),
     )
     .unwrap();
-    albless_spec::load(&path).map_err(|e| e.render()).expect("valid stack file")
+    albless_spec::load(&path)
+        .map_err(|e| e.render())
+        .expect("valid stack file")
 }

@@ -1,0 +1,218 @@
+//! `albless aws <command>`: the operating commands against the stack deployed on AWS
+//! (deploy, status, scale, sleep, wake, logs, destroy), through `albless-aws`. The local
+//! commands keep their meaning; this group is the `--aws` target of each of them.
+
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use albless_aws::ops::{self, Waits, WakeOptions};
+use albless_aws::{Clients, Console, DeployOptions, Target};
+use anyhow::Context as _;
+
+/// Options every `albless aws` command shares.
+#[derive(clap::Args, Clone)]
+pub struct AwsArgs {
+    /// The stack file.
+    #[arg(long, short = 'f', default_value = "albless.toml", global = true)]
+    file: std::path::PathBuf,
+    /// CloudFormation stack name (default: `[stack] name`).
+    #[arg(long, global = true)]
+    stack_name: Option<String>,
+    /// Region (default: `[stack] region`).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// Named profile of the AWS config files.
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// One endpoint for every AWS service (tests against moto); `AWS_ENDPOINT_URL` works too.
+    #[arg(long, global = true)]
+    endpoint_url: Option<String>,
+    /// Answer yes to questions (needed without a terminal).
+    #[arg(long, short = 'y', global = true)]
+    yes: bool,
+    /// Longest wait, seconds.
+    #[arg(long, default_value_t = 1800, global = true)]
+    timeout: u64,
+    /// Seconds between two polls.
+    #[arg(long, default_value_t = 5, global = true)]
+    poll: u64,
+    #[command(subcommand)]
+    command: AwsCommand,
+}
+
+#[derive(clap::Subcommand, Clone)]
+enum AwsCommand {
+    /// Build and push images, create or update the stack through a change set.
+    Deploy {
+        /// Use the file's `image` even where a `build` folder and Docker are present.
+        #[arg(long)]
+        no_build: bool,
+    },
+    /// Stack, services, deployments, Cloud Map health, VPC links, endpoint.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a service's desired count and wait for it.
+    Scale {
+        /// The service (its ECS name).
+        service: String,
+        /// The new desired count.
+        count: u32,
+    },
+    /// Every service to zero, remembering the counts on the services.
+    Sleep,
+    /// Restore the remembered counts; wait for healthy instances and the endpoint.
+    Wake {
+        /// Do not wait for the endpoint to answer.
+        #[arg(long)]
+        no_probe: bool,
+    },
+    /// A service's CloudWatch Logs.
+    Logs {
+        /// The service.
+        service: String,
+        /// How far back, minutes.
+        #[arg(long, default_value_t = 60)]
+        since: u64,
+        /// Keep printing new lines.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Empty the stack's ECR repositories and delete the stack.
+    Destroy,
+}
+
+/// Runs one `albless aws` command.
+pub fn run(args: AwsArgs) -> anyhow::Result<ExitCode> {
+    let stack = match crate::load_stack(&args.file) {
+        Ok(stack) => stack,
+        Err(code) => return Ok(code),
+    };
+    let name = args
+        .stack_name
+        .clone()
+        .unwrap_or_else(|| stack.name.clone());
+    let target = Target {
+        region: Some(args.region.clone().unwrap_or_else(|| stack.region.clone())),
+        profile: args.profile.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+    };
+    let waits = Waits {
+        poll: Duration::from_secs(args.poll),
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let console = Console::new(args.yes);
+    let rt = crate::control::runtime()?;
+    rt.block_on(async {
+        let clients = Clients::connect(&target).await;
+        match args.command {
+            AwsCommand::Deploy { no_build } => {
+                let template = albless_synth::synthesize(&stack).to_value();
+                let options = DeployOptions {
+                    build: !no_build,
+                    poll: waits.poll,
+                    timeout: waits.timeout,
+                    ..DeployOptions::new(&name)
+                };
+                let report = albless_aws::deploy(&clients, &stack, &template, &options, &console)
+                    .await?;
+                for (key, value) in &report.outputs {
+                    println!("{key}: {value}");
+                }
+            }
+            AwsCommand::Status { json } => {
+                let report = ops::status(&clients, &name).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    print_status(&report);
+                }
+            }
+            AwsCommand::Scale { service, count } => {
+                ops::scale(&clients, &name, &service, count, waits, &console).await?;
+            }
+            AwsCommand::Sleep => {
+                ops::sleep(&clients, &name, waits, &console).await?;
+            }
+            AwsCommand::Wake { no_probe } => {
+                let options = WakeOptions {
+                    defaults: stack
+                        .services
+                        .iter()
+                        .map(|(k, s)| (k.clone(), s.desired_count))
+                        .collect(),
+                    probe: None,
+                    no_probe,
+                };
+                ops::wake(&clients, &name, &options, waits, &console).await?;
+            }
+            AwsCommand::Logs { service, since, follow } => {
+                let (group, prefix) = ops::log_target(&clients, &name, &service)
+                    .await?
+                    .with_context(|| {
+                        format!("service {service} does not log to CloudWatch: set [services.{service}.logging]")
+                    })?;
+                let now_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
+                let mut start = now_ms - (since as i64) * 60_000;
+                loop {
+                    for line in ops::log_events(&clients, &group, &prefix, start).await? {
+                        println!("{} {}", line.stream.rsplit('/').next().unwrap_or(""), line.message);
+                        start = start.max(line.timestamp + 1);
+                    }
+                    if !follow {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+            AwsCommand::Destroy => {
+                ops::destroy(&clients, &name, waits, &console).await?;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn print_status(r: &ops::StatusReport) {
+    println!("stack {}: {}", r.stack, r.status);
+    println!("endpoint: {}", r.endpoint.as_deref().unwrap_or("-"));
+    for s in &r.services {
+        println!(
+            "service {}: desired {}, running {}, pending {}{}",
+            s.name,
+            s.desired,
+            s.running,
+            s.pending,
+            s.asleep_from
+                .map(|c| format!(" (asleep, wakes to {c})"))
+                .unwrap_or_default()
+        );
+        for d in &s.deployments {
+            println!(
+                "  deployment {} {} {} rollout {} ({}/{} running, {} failed){}",
+                d.id,
+                d.status,
+                d.task_definition,
+                d.rollout.as_deref().unwrap_or("-"),
+                d.running,
+                d.desired,
+                d.failed,
+                d.reason
+                    .as_deref()
+                    .map(|x| format!(": {x}"))
+                    .unwrap_or_default()
+            );
+        }
+        for i in &s.instances {
+            println!("  instance {} {}", i.id, i.health);
+        }
+    }
+    for l in &r.vpc_links {
+        println!("vpc link {}: {}", l.id, l.status);
+    }
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+}
