@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Gateway benchmark (not a test): on loopback, two replicas of the sample app, the albless
-# gateway in front of them, and nginx as the equivalent reverse proxy; wrk drives each
-# with the same load, and the numbers go into BENCHMARKS.md between the gateway-bench
-# markers.
+# Gateway benchmark (not a test): on loopback, `albless up` runs a stack of two replicas
+# of the sample app behind its gateway; nginx, the equivalent reverse proxy, is pointed
+# at the same two replicas; wrk drives each with the same load, and the numbers go into
+# BENCHMARKS.md between the gateway-bench markers.
 #
 #   scripts/install-bench-tools   # wrk and nginx, pinned
 #   bench/gateway.sh              # RUNS=3 DURATION=10s CONNECTIONS=64 WORKERS=1 by default
 #
-# The gateway runs as crates/gateway/examples/bench_gateway.rs: the same Gateway that
-# `albless up` runs, with the two replicas registered in its registry, so only the
-# gateway crate is built in release mode. nginx gets WORKERS worker processes and the
-# gateway WORKERS single-threaded workers (Gateway::serve_workers, one SO_REUSEPORT
-# listener each), so both proxies get the same CPU share and the same process model.
+# Rows: the replicas directly, nginx, `albless up` (release build, the whole stack:
+# scheduler, registry, DNS, control API, gateway) and the gateway alone
+# (crates/gateway/examples/bench_gateway.rs: the same Gateway without the rest, to see
+# what the rest costs). nginx gets WORKERS worker processes and both albless gateways
+# WORKERS single-threaded workers (`--gateway-workers`; Gateway::serve_workers, one
+# SO_REUSEPORT listener each), so the proxies get the same CPU share and process model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,9 +27,10 @@ for tool in wrk "$NGINX"; do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing; run scripts/install-bench-tools" >&2; exit 1; }
 done
 
-cargo build --release --quiet -p albless-whoami
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+cargo build --release --quiet -p albless -p albless-whoami
 cargo build --release --quiet -p albless-gateway --example bench_gateway
-whoami_bin=target/release/albless-whoami
+albless_bin=target/release/albless
 gateway_bin=target/release/examples/bench_gateway
 
 dir="$(mktemp -d)"
@@ -51,14 +53,56 @@ wait_port() { # ip port
   echo "bench: nothing listens on $1:$2" >&2; exit 1
 }
 
-# Two replicas on their own loopback addresses, like tasks.
-app1="127.0.0.2:$(free_port 127.0.0.2)"
-app2="127.0.0.3:$(free_port 127.0.0.3)"
-for app in "$app1" "$app2"; do
-  HOST="${app%:*}" PORT="${app##*:}" "$whoami_bin" >"$dir/app-${app%:*}.log" 2>&1 &
-  pids+=($!)
-  wait_port "${app%:*}" "${app##*:}"
+# `albless up`: two replicas (tasks on their own loopback addresses) behind its gateway.
+# The sample app is found beside the albless binary; every address is picked free.
+cat >"$dir/albless.toml" <<'TOML'
+version = 1
+
+[stack]
+name = "bench"
+region = "us-east-1"
+
+[api]
+listen = "127.0.0.1:0"
+
+[api.routes]
+"$default" = { service = "backend" }
+
+[discovery]
+namespace = "ecs.local"
+record_type = "SRV"
+ttl = 10
+dns_listen = "127.0.0.1:0"
+
+[services.backend]
+command = ["albless-whoami"]
+image = "albless-whoami:latest"
+port = 8080
+cpu = 256
+memory = 512
+desired_count = 2
+
+[services.backend.health_check]
+path = "/health"
+interval = 5
+timeout = 2
+retries = 2
+TOML
+"$albless_bin" up "$dir/albless.toml" --quiet-tasks --gateway-workers "$WORKERS" \
+  --control-listen 127.0.0.1:0 --state-dir "$dir/state" >"$dir/up.log" 2>&1 &
+up_pid=$!
+pids+=($up_pid)
+# Its gateway address, then the two replicas once healthy (registered, so routed to).
+for _ in $(seq 600); do
+  [ "$(grep -c ' healthy at ' "$dir/up.log")" -ge 2 ] && break
+  kill -0 "$up_pid" 2>/dev/null || { cat "$dir/up.log" >&2; echo "bench: albless up stopped" >&2; exit 1; }
+  sleep 0.1
 done
+up_addr=$(sed -n 's|^gateway: http://||p' "$dir/up.log" | head -1)
+mapfile -t apps < <(sed -n 's|.* healthy at \([0-9.:]*\) .*|\1|p' "$dir/up.log" | head -2)
+[ -n "$up_addr" ] && [ "${#apps[@]}" -eq 2 ] || { cat "$dir/up.log" >&2; echo "bench: albless up did not start two tasks" >&2; exit 1; }
+app1=${apps[0]}
+app2=${apps[1]}
 
 # nginx.
 nginx_addr="127.0.0.1:$(free_port 127.0.0.1)"
@@ -68,14 +112,16 @@ sed -e "s|@WORKERS@|$WORKERS|" -e "s|@DIR@|$dir|g" -e "s|@APP1@|$app1|" -e "s|@A
 pids+=($!)
 wait_port "${nginx_addr%:*}" "${nginx_addr##*:}"
 
-# albless.
+# The gateway alone, in front of the same replicas.
 albless_addr="127.0.0.1:$(free_port 127.0.0.1)"
 "$gateway_bin" --listen "$albless_addr" --workers "$WORKERS" "$app1" "$app2" >"$dir/gateway.log" 2>&1 &
 gateway_pid=$!
 pids+=($gateway_pid)
 wait_port "${albless_addr%:*}" "${albless_addr##*:}"
 sleep 1
-rss_idle_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$gateway_pid/status")
+rss() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; } # pid -> MB
+rss_idle=$(rss "$gateway_pid")
+rss_up_idle=$(rss "$up_pid")
 
 # One wrk run: prints "rps p50_ms p99_ms".
 run_wrk() { # url duration
@@ -91,8 +137,8 @@ run_wrk() { # url duration
   ' "$dir/wrk.out"
 }
 
-declare -A urls=([direct]="http://$app1/" [nginx]="http://$nginx_addr/" [albless]="http://$albless_addr/")
-targets=(direct nginx albless)
+declare -A urls=([direct]="http://$app1/" [nginx]="http://$nginx_addr/" [up]="http://$up_addr/" [albless]="http://$albless_addr/")
+targets=(direct nginx up albless)
 for t in "${targets[@]}"; do run_wrk "${urls[$t]}" 2s >/dev/null; done # warm-up
 for run in $(seq "$RUNS"); do
   for t in "${targets[@]}"; do
@@ -102,7 +148,9 @@ for run in $(seq "$RUNS"); do
   done
 done
 sleep 1
-rss_after_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$gateway_pid/status")
+rss_after=$(rss "$gateway_pid")
+rss_up_after=$(rss "$up_pid")
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # The median run (by req/s) of each target.
 median() { # target
@@ -113,7 +161,8 @@ table=$(for t in "${targets[@]}"; do
   label=$t
   [ "$t" = direct ] && label="direct to one replica"
   [ "$t" = nginx ] && label="nginx $("$NGINX" -v 2>&1 | sed 's|.*/||')"
-  [ "$t" = albless ] && label="albless gateway"
+  [ "$t" = up ] && label="\`albless up\`"
+  [ "$t" = albless ] && label="albless gateway alone"
   printf '| %s | %s | %s | %s |\n' "$label" "$rps" "$p50" "$p99"
 done)
 all_runs=$(awk '{ printf "%s%s %s/%s/%s", (NR > 1 ? "; " : ""), $1, $2, $3, $4 }' "$dir/results")
@@ -128,12 +177,15 @@ section=$(cat <<MD
 
 \`bench/gateway.sh\` (RUNS=$RUNS DURATION=$DURATION CONNECTIONS=$CONNECTIONS WORKERS=$WORKERS
 WRK_THREADS=$WRK_THREADS), run $(date -u +%Y-%m-%d) on $(nproc) CPUs ($cpu), $(uname -sr).
-Loopback only: two \`albless-whoami\` replicas (release build) on 127.0.0.2 and 127.0.0.3,
+Loopback only: \`albless up --quiet-tasks --gateway-workers $WORKERS\` (release build) runs
+two \`albless-whoami\` tasks (\`$app1\`, \`$app2\`) behind a \`\$default\` route;
 \`wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency\` against \`/\` of one replica, of
-nginx (round-robin upstream, keep-alive pool, $WORKERS worker process(es)) and of the albless
-gateway (\`$gateway_bin\`, \`\$default\` route, $WORKERS single-threaded worker(s) with SO_REUSEPORT listeners). The load
-generator, the proxies and the replicas share the same CPUs. Median run of $RUNS by
-requests/s:
+nginx (round-robin upstream over the same two tasks, keep-alive pool, $WORKERS worker
+process(es)), of \`albless up\`'s gateway and of the gateway alone (\`$gateway_bin\`, same
+replicas); both gateways with $WORKERS single-threaded worker(s) with SO_REUSEPORT
+listeners. The load generator, the proxies and the replicas share the same CPUs. Load
+average (1, 5, 15 min) before the build: $load_before; after the runs: $load_after.
+Median run of $RUNS by requests/s:
 
 | target | requests/s | p50 ms | p99 ms |
 | --- | ---: | ---: | ---: |
@@ -141,8 +193,8 @@ $table
 
 All runs (req/s, p50 ms, p99 ms): $all_runs.
 
-Gateway resident memory (VmRSS): $((rss_idle_kb / 1024)).$(( (rss_idle_kb % 1024) * 10 / 1024 )) MB idle after start,
-$((rss_after_kb / 1024)).$(( (rss_after_kb % 1024) * 10 / 1024 )) MB idle after the load.
+Resident memory (VmRSS), idle after start / idle after the load: \`albless up\` (whole
+stack, tasks excluded) $rss_up_idle / $rss_up_after MB; gateway alone $rss_idle / $rss_after MB.
 $notes
 <!-- gateway-bench:end -->
 MD

@@ -18,7 +18,7 @@ else
 fi
 cd "$root"
 RUSTFLAGS="${RUSTFLAGS:-} $flags" cargo build --release -p albless-whoami --target "$target" >&2
-bin="$root/target/$target/release/albless-whoami"
+bin="${CARGO_TARGET_DIR:-$root/target}/$target/release/albless-whoami"
 # Stripped: the image is then about 4 MB instead of 20.
 strip -o "$here/app/albless-whoami" "$bin" 2>/dev/null || cp "$bin" "$here/app/albless-whoami"
 echo "$here/app/albless-whoami"

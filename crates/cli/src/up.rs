@@ -2,10 +2,19 @@
 //! a user needs (the gateway URL, the DNS address, each task as it becomes healthy) and
 //! stops everything cleanly on Ctrl-C or SIGTERM.
 //!
+//! With a Docker-driven service, the containers a killed albless left behind are removed
+//! before anything starts (issue #9), and an unreachable engine stops `up` right there.
+//!
+//! The gateway serves from its own OS threads (`Gateway::serve_workers`: one
+//! single-threaded runtime per worker, `--gateway-workers`, default one per core), the
+//! rest (scheduler, registry, DNS, control API) on the main multi-thread runtime; the
+//! wake-on-request hook hands its work from a gateway worker to the main runtime.
+//!
 //! The addresses are also written to `run.json` in the state folder, so that other
 //! commands (and tests) find a running stack.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,7 +25,7 @@ use albless_registry::{Registry, RegistryOptions, ServiceConfig};
 use albless_scheduler::{Scheduler, SchedulerOptions, TaskEvent};
 use albless_spec::{RecordType, Stack};
 use anyhow::Context as _;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 /// Options of `albless up`.
 #[derive(clap::Args)]
@@ -40,6 +49,10 @@ pub struct UpArgs {
     /// Do not echo task output on stdout (it is still kept in the task log files).
     #[arg(long)]
     quiet_tasks: bool,
+    /// Gateway worker threads, each a single-threaded runtime with its own listening
+    /// socket (SO_REUSEPORT). Default: the number of available cores.
+    #[arg(long, value_name = "N")]
+    gateway_workers: Option<NonZeroUsize>,
 }
 
 /// Runs the command.
@@ -65,6 +78,8 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&log_dir)
         .with_context(|| format!("cannot create the state folder {}", log_dir.display()))?;
 
+    remove_leftovers(&stack).await?;
+
     let registry = registry_for(&stack, &state_dir)?;
 
     let dns_addr = args.dns_listen.unwrap_or(stack.discovery.dns_listen);
@@ -73,11 +88,32 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen for DNS on {dns_addr}"))?;
     let dns_addr = dns.local_addr();
 
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let options = SchedulerOptions {
+        log_dir,
+        exe_dir: std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(PathBuf::from)),
+        echo_output: !args.quiet_tasks,
+        state_file: Some(state_dir.join("scheduler.json")),
+    };
+    let scheduler = Scheduler::new(stack.clone(), registry.clone(), options);
+
     let listen = args.listen.unwrap_or(stack.api.listen);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen for HTTP on {listen}"))?;
-    let gateway_addr = listener.local_addr()?;
+    let gateway = Gateway::new(GatewayConfig::from_stack(&stack), registry.clone()).with_wake(
+        Arc::new(SchedulerWake {
+            scheduler: scheduler.handle(),
+            runtime: tokio::runtime::Handle::current(),
+        }),
+    );
+    let metrics = gateway.metrics();
+    let workers = args
+        .gateway_workers
+        .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
+    let (gateway_addr, mut gateway_done) =
+        start_gateway(gateway, listen, workers, shutdown_rx.clone())
+            .await
+            .with_context(|| format!("cannot listen for HTTP on {listen}"))?;
 
     let control = tokio::net::TcpListener::bind(args.control_listen)
         .await
@@ -117,27 +153,10 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
         );
     }
 
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let options = SchedulerOptions {
-        log_dir,
-        exe_dir: std::env::current_exe()
-            .ok()
-            .and_then(|p| p.parent().map(PathBuf::from)),
-        echo_output: !args.quiet_tasks,
-        state_file: Some(state_dir.join("scheduler.json")),
-    };
-    let scheduler = Scheduler::new(stack.clone(), registry.clone(), options);
     let events = scheduler.events();
     let printer = tokio::spawn(print_events(events, stack.discovery.namespace.clone()));
 
     let dns_task = tokio::spawn(dns.run());
-    let gateway = Gateway::new(GatewayConfig::from_stack(&stack), registry.clone())
-        .with_wake(Arc::new(SchedulerWake(scheduler.handle())));
-    let metrics = gateway.metrics();
-    let mut gw_shutdown = shutdown_rx.clone();
-    let gateway_task = tokio::spawn(gateway.serve(listener, async move {
-        let _ = gw_shutdown.wait_for(|s| *s).await;
-    }));
     let scheduler_handle = scheduler.handle();
     let api = albless_api::router(albless_api::ApiState {
         registry: registry.clone(),
@@ -160,16 +179,94 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     });
     let scheduler_task = tokio::spawn(scheduler.run(shutdown_rx));
 
-    wait_for_signal().await;
+    // A gateway that stops by itself (its access log cannot be opened, a panic) stops
+    // the stack rather than leaving it running without its entry point.
+    let gateway_ended = tokio::select! {
+        () = wait_for_signal() => None,
+        ended = &mut gateway_done => Some(ended),
+    };
     println!("albless: stopping");
     let _ = shutdown_tx.send(true);
     let _ = scheduler_task.await;
-    let _ = gateway_task.await;
+    let gateway_result = match gateway_ended {
+        Some(ended) => ended,
+        None => gateway_done.await,
+    };
     let _ = control_task.await;
     dns_task.abort();
     printer.abort();
     let _ = std::fs::remove_file(&run_file);
+    match gateway_result {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => return Err(err).context("the gateway stopped"),
+        Err(_) => anyhow::bail!("the gateway thread panicked"),
+    }
     println!("albless: stopped");
+    Ok(())
+}
+
+/// How the gateway's serving ended: sent by its thread when `serve_workers` returns.
+type GatewayDone = oneshot::Receiver<std::io::Result<()>>;
+
+/// Starts the gateway on a dedicated OS thread, which `Gateway::serve_workers` blocks
+/// as its worker 0, with `workers` workers in all; it serves until `shutdown` turns true
+/// (or its sender is dropped), then drains. Returns the bound address once every
+/// worker listens (port 0 picks one), and how serving ended, later.
+async fn start_gateway(
+    gateway: Gateway,
+    listen: SocketAddr,
+    workers: NonZeroUsize,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<(SocketAddr, GatewayDone)> {
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let (done_tx, done_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("albless-gateway-0".to_string())
+        .spawn(move || {
+            let result = gateway.serve_workers(
+                listen,
+                workers,
+                move |addr| {
+                    let _ = ready_tx.send(addr);
+                },
+                async move {
+                    let _ = shutdown.wait_for(|s| *s).await;
+                },
+            );
+            let _ = done_tx.send(result);
+        })?;
+    match ready_rx.await {
+        Ok(addr) => Ok((addr, done_rx)),
+        // Not ready: the sockets could not be bound; the thread says why.
+        Err(_) => Err(match done_rx.await {
+            Ok(Err(err)) => err,
+            _ => std::io::Error::other("the gateway stopped before listening"),
+        }),
+    }
+}
+
+/// With a Docker-driven service: connects to the engine and removes the stack's
+/// containers left by an albless that was killed, saying so. An unreachable engine is
+/// an error, before anything starts.
+async fn remove_leftovers(stack: &Stack) -> anyhow::Result<()> {
+    if !stack
+        .services
+        .values()
+        .any(|s| s.driver == albless_spec::Driver::Docker)
+    {
+        return Ok(());
+    }
+    let engine = albless_docker::Engine::connect().await?;
+    let removed = engine.cleanup_leftovers(&stack.name).await?;
+    if !removed.is_empty() {
+        let names: Vec<&str> = removed.iter().map(|l| l.name.as_str()).collect();
+        println!(
+            "removed {} leftover container(s) of {}: {}",
+            removed.len(),
+            stack.name,
+            names.join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -252,11 +349,17 @@ async fn wait_for_signal() {
 
 /// Wake on request for the gateway: services with `scale_to_zero` are woken by the
 /// scheduler; others answer as HTTP API does.
-struct SchedulerWake(albless_scheduler::SchedulerHandle);
+struct SchedulerWake {
+    /// The scheduler, whose tasks run on the main runtime.
+    scheduler: albless_scheduler::SchedulerHandle,
+    /// The main runtime: the gateway polls the hook on one of its worker runtimes, so
+    /// the wake itself (the scheduler's notifications and timers) is run here.
+    runtime: tokio::runtime::Handle,
+}
 
 impl albless_gateway::Wake for SchedulerWake {
     fn request(&self, service: &str) {
-        self.0.record_request(service);
+        self.scheduler.record_request(service);
     }
 
     fn wake<'a>(
@@ -265,10 +368,17 @@ impl albless_gateway::Wake for SchedulerWake {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = albless_gateway::Woken> + Send + 'a>>
     {
         Box::pin(async move {
-            if !self.0.scales_to_zero(service) {
+            if !self.scheduler.scales_to_zero(service) {
                 return albless_gateway::Woken::NotApplicable;
             }
-            if self.0.wake(service).await {
+            let scheduler = self.scheduler.clone();
+            let service = service.to_string();
+            let (tx, rx) = oneshot::channel();
+            self.runtime.spawn(async move {
+                let _ = tx.send(scheduler.wake(&service).await);
+            });
+            // No answer: the main runtime is shutting down.
+            if rx.await.unwrap_or(false) {
                 albless_gateway::Woken::Ready
             } else {
                 albless_gateway::Woken::TimedOut

@@ -5,6 +5,10 @@
 //! every [`STARTUP_PROBE`] instead of every interval, so a task joins as soon as it is
 //! ready. The verdict timing is ECS's: a task that has not passed by
 //! `start_period + interval × retries` is UNHEALTHY.
+//!
+//! For a container task a command check runs inside the container, as the ECS agent
+//! runs it through the engine (§4.5); HTTP and TCP checks go to the task's published
+//! loopback address from the host, like the gateway's requests.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -36,6 +40,8 @@ pub struct Probe<'a> {
     pub env: &'a [(String, String)],
     /// Working directory for command checks.
     pub cwd: &'a std::path::Path,
+    /// The task's container (Docker driver): command checks run inside it.
+    pub container: Option<&'a albless_docker::TaskContainer>,
 }
 
 impl Probe<'_> {
@@ -96,7 +102,13 @@ impl Probe<'_> {
                     .map(drop)
                     .map_err(|e| e.to_string()),
                 Some(HealthCheckKind::Http { path }) => http_check(self.addr, path).await,
-                Some(HealthCheckKind::Command(argv)) => self.command_check(argv).await,
+                Some(HealthCheckKind::Command(argv)) => match self.container {
+                    Some(container) => container
+                        .exec_check(argv, limit)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    None => self.command_check(argv).await,
+                },
             }
         };
         match timeout(limit, fut).await {

@@ -18,12 +18,19 @@
 //! Scheduled scaling ([`scaling`]) fires each service's `[[schedule]]` actions as
 //! Application Auto Scaling does.
 //!
-//! Known limits: only the process driver exists (Docker comes with issue #9); one
-//! container per task.
+//! A service with `driver = "docker"` runs each task as a container ([`albless_docker`]):
+//! before any reconciler starts, the scheduler connects to the engine and builds (or
+//! finds) each such service's image once; a service whose image cannot be had gets its
+//! tasks stopped with `TaskFailedToStart` and the reason.
+//!
+//! Known limits: one container per task; RunTask tasks (no service) always use the
+//! process driver; a Docker image is built once per `albless up`, not again when a
+//! deployment registers a new revision.
 
 mod addr;
 mod clock;
 pub mod deploy;
+mod driver;
 mod handle;
 mod health;
 mod metadata;
@@ -130,6 +137,9 @@ pub(crate) struct Shared {
     pub metadata_base: OnceLock<String>,
     /// Wakes the persistence writer.
     pub persist: tokio::sync::Notify,
+    /// The image of each Docker-driven service, or why it cannot run; set once before
+    /// the reconcilers start.
+    pub images: OnceLock<driver::Images>,
 }
 
 impl Shared {
@@ -192,6 +202,7 @@ impl Scheduler {
             runners: Mutex::new(JoinSet::new()),
             metadata_base: OnceLock::new(),
             persist: tokio::sync::Notify::new(),
+            images: OnceLock::new(),
         });
         Scheduler { shared }
     }
@@ -220,6 +231,9 @@ impl Scheduler {
             Err(error) => tracing::warn!(%error, "cannot start the task metadata endpoint"),
         }
         let writer = tokio::spawn(persist::writer(sh.clone()));
+        let _ = sh
+            .images
+            .set(driver::prepare(&sh.stack, sh.options.echo_output).await);
 
         let mut set = JoinSet::new();
         let names: Vec<String> = sh.lock().services.keys().cloned().collect();

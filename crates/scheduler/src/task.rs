@@ -3,12 +3,15 @@
 //! in Cloud Map, watch it, and stop it in ECS's order: deregister (DEACTIVATING), drain,
 //! SIGTERM and SIGKILL after the stop timeout (STOPPING), release (DEPROVISIONING).
 //!
+//! The task runs as a host process or, for a service with `driver = "docker"`, as a
+//! container of the service's image ([`crate::driver`]); the lifecycle is the same.
+//!
 //! Local deviation (§6.7): a task turns ACTIVATING, is registered and becomes RUNNING
 //! only once its first health check passes (or, without a check, once its port accepts
 //! connections), so the gateway never sends it a request it cannot answer.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +20,7 @@ use tokio::sync::watch;
 
 use crate::Shared;
 use crate::TaskEvent;
+use crate::driver::{Exit, Runner};
 use crate::health::{Probe, Verdict};
 use crate::model::{RolloutState, StopCode, TaskHealth, TaskStatus};
 use crate::process::{Launch, TaskProcess, task_env};
@@ -61,15 +65,43 @@ pub(crate) async fn run(
         exit_code: None,
     };
 
-    // PROVISIONING: the task's own address, as a Fargate task gets its own ENI.
-    let Some(command) = spec.command.clone() else {
-        return finish(
-            &sh,
-            &id,
-            fail("the task definition has no local `command`".into()),
-            None,
-        );
+    // The driver: a container for a Docker-driven service (RunTask tasks have no
+    // service, and run as processes).
+    let docker = service
+        .as_ref()
+        .and_then(|s| stack.services.get(s))
+        .is_some_and(|s| s.driver == albless_spec::Driver::Docker);
+    let image = if docker {
+        match sh.images.get().and_then(|m| m.get(&name)) {
+            Some(Ok(image)) => Some(image.clone()),
+            Some(Err(why)) => return finish(&sh, &id, fail(why.clone()), None),
+            None => {
+                return finish(
+                    &sh,
+                    &id,
+                    fail("the service's image is not ready".into()),
+                    None,
+                );
+            }
+        }
+    } else {
+        None
     };
+    // Only the process driver needs a local command.
+    let command = match (&image, spec.command.clone()) {
+        (Some(_), _) => Vec::new(),
+        (None, Some(command)) => command,
+        (None, None) => {
+            return finish(
+                &sh,
+                &id,
+                fail("the task definition has no local `command`".into()),
+                None,
+            );
+        }
+    };
+
+    // PROVISIONING: the task's own address, as a Fargate task gets its own ENI.
     let Some(ip) = sh.pool.allocate(spec.port) else {
         return finish(
             &sh,
@@ -100,27 +132,47 @@ pub(crate) async fn run(
         t.view.last_status = TaskStatus::Pending;
     });
 
-    // PENDING: the process starts.
-    let launch = Launch {
-        command: &command,
-        env: env.clone(),
-        cwd: &stack.dir,
-        exe_dir: sh.options.exe_dir.as_deref(),
-        log_file: sh.options.log_dir.join(format!("{name}-{id}.log")),
-        echo_prefix: sh.options.echo_output.then(|| format!("{name}/{short}")),
+    // PENDING: the process or container starts.
+    let log_file = sh.options.log_dir.join(format!("{name}-{id}.log"));
+    let echo_prefix = sh.options.echo_output.then(|| format!("{name}/{short}"));
+    let started = match &image {
+        Some(image) => image
+            .engine
+            .start(albless_docker::TaskSpec {
+                stack: &stack.name,
+                service: &name,
+                task_id: &id,
+                image: &image.tag,
+                env: &env,
+                cpu_units: spec.cpu,
+                memory_mib: spec.memory,
+                container_port: spec.port,
+                publish: SocketAddrV4::new(ip, spec.port),
+                log_file,
+                echo_prefix,
+            })
+            .await
+            .map(Runner::Container)
+            .map_err(|e| format!("cannot start a container of {}: {e}", image.tag)),
+        None => TaskProcess::spawn(Launch {
+            command: &command,
+            env: env.clone(),
+            cwd: &stack.dir,
+            exe_dir: sh.options.exe_dir.as_deref(),
+            log_file,
+            echo_prefix,
+        })
+        .map(|p| Runner::Process(tokio::sync::Mutex::new(p)))
+        .map_err(|e| format!("cannot start `{}`: {e}", command[0])),
     };
-    let mut process = match TaskProcess::spawn(launch) {
+    let mut process = match started {
         Ok(p) => p,
-        Err(e) => {
-            return finish(
-                &sh,
-                &id,
-                fail(format!("cannot start `{}`: {e}", command[0])),
-                None,
-            );
-        }
+        Err(why) => return finish(&sh, &id, fail(why), None),
     };
-    let pid = process.pid();
+    let pid = match &process {
+        Runner::Process(p) => p.lock().await.pid(),
+        Runner::Container(c) => c.pid(),
+    };
     let started = sh.clock.epoch();
     sh.lock().touch_task(&id, |t| {
         t.view.pid = Some(pid);
@@ -139,6 +191,7 @@ pub(crate) async fn run(
         addr,
         env: &env,
         cwd: &stack.dir,
+        container: process.container(),
     };
     let namespace = stack.discovery.namespace.clone();
 
@@ -147,13 +200,14 @@ pub(crate) async fn run(
         r = probe.until_healthy() => {
             if let Err(Verdict::Unhealthy(why)) = r {
                 sh.lock().touch_task(&id, |t| t.view.health = TaskHealth::Unhealthy);
-                let status = process.stop(spec.stop_timeout).await;
-                let end = End { exit_code: exit_code(&status), ..fail(format!("Task failed container health checks: {why}")) };
+                let exit = process.stop(spec.stop_timeout).await;
+                let end = End { exit_code: exit.code, ..fail(format!("Task failed container health checks: {why}")) };
                 return finish(&sh, &id, end, None);
             }
         }
-        status = process.wait() => {
-            let end = End { code: StopCode::EssentialContainerExited, reason: exit_reason(&status), failed: true, exit_code: exit_code(&status) };
+        exit = process.wait() => {
+            process.release().await;
+            let end = End { code: StopCode::EssentialContainerExited, reason: exit.reason, failed: true, exit_code: exit.code };
             return finish(&sh, &id, end, None);
         }
         request = requested(&mut control) => {
@@ -219,14 +273,15 @@ pub(crate) async fn run(
                 drain: Duration::ZERO,
             };
             mark_stopping(&sh, &id, &request);
-            let status = process.stop(spec.stop_timeout).await;
-            let end = End { code: request.code, reason: request.reason, failed: !proven, exit_code: exit_code(&status) };
+            let exit = process.stop(spec.stop_timeout).await;
+            let end = End { code: request.code, reason: request.reason, failed: !proven, exit_code: exit.code };
             finish(&sh, &id, end, Some(proven));
         }
-        status = process.wait() => {
+        exit = process.wait() => {
             deregister();
+            process.release().await;
             let proven = sh.clock.now() >= now + PROVEN_AFTER;
-            let end = End { code: StopCode::EssentialContainerExited, reason: exit_reason(&status), failed: !proven, exit_code: exit_code(&status) };
+            let end = End { code: StopCode::EssentialContainerExited, reason: exit.reason, failed: !proven, exit_code: exit.code };
             finish(&sh, &id, end, Some(proven));
         }
         request = requested(&mut control) => {
@@ -270,7 +325,7 @@ fn mark_stopping(sh: &Shared, id: &str, request: &StopRequest) {
 async fn stop_sequence(
     sh: &Arc<Shared>,
     id: &str,
-    process: &mut TaskProcess,
+    process: &mut Runner,
     request: StopRequest,
     registered: bool,
     stop_timeout: Duration,
@@ -296,12 +351,12 @@ async fn stop_sequence(
         StopCode::TerminationNotice => stop_timeout.min(SPOT_WINDOW),
         _ => stop_timeout,
     };
-    let status = process.stop(timeout).await;
+    let exit: Exit = process.stop(timeout).await;
     let end = End {
         code: request.code,
         reason: request.reason,
         failed: false,
-        exit_code: exit_code(&status),
+        exit_code: exit.code,
     };
     finish(sh, id, end, Some(true));
 }
@@ -398,26 +453,4 @@ fn instance_attributes(sh: &Shared, service: &str, addr: SocketAddr) -> BTreeMap
             format!("{}-{service}", stack.name),
         ),
     ])
-}
-
-fn exit_code(status: &std::io::Result<std::process::ExitStatus>) -> Option<i32> {
-    use std::os::unix::process::ExitStatusExt;
-    status
-        .as_ref()
-        .ok()
-        .and_then(|s| s.code().or_else(|| s.signal().map(|sig| 128 + sig)))
-}
-
-fn exit_reason(status: &std::io::Result<std::process::ExitStatus>) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match status {
-        Ok(s) => match (s.code(), s.signal()) {
-            (Some(code), _) => format!("Essential container in task exited (exit code {code})"),
-            (None, Some(sig)) => {
-                format!("Essential container in task exited (killed by signal {sig})")
-            }
-            _ => "Essential container in task exited".to_string(),
-        },
-        Err(e) => format!("cannot wait for the task: {e}"),
-    }
 }

@@ -20,7 +20,9 @@ region = "ap-northeast-3"
 [api.routes]
 "$default" = {{ service = "web" }}
 [services.web]
-image = "web:1"
+# The process driver with a program that does not exist: every task fails to start,
+# with no Docker engine involved.
+command = ["/nonexistent/albless-test-app"]
 port = 8080
 desired_count = 1
 {extra}
@@ -50,7 +52,7 @@ fn scheduler(stack: Arc<albless_spec::Stack>, state_file: Option<std::path::Path
 
 #[tokio::test(start_paused = true)]
 async fn the_circuit_breaker_trips_after_three_failed_starts() {
-    // No `command`: every task fails to start, as a broken image would.
+    // A command that cannot run: every task fails to start, as a broken image would.
     let s = scheduler(stack(""), None);
     let handle = s.handle();
     let (stop, rx) = watch::channel(false);
@@ -283,7 +285,7 @@ async fn an_idle_scale_to_zero_service_goes_to_zero_and_a_request_wakes_it() {
         "idle for 30 s: asleep"
     );
 
-    // No task can start here (no command), so the wake times out after 2 s.
+    // No task can start here (no such program), so the wake times out after 2 s.
     assert!(handle.scales_to_zero("web"));
     let started = tokio::time::Instant::now();
     assert!(!handle.wake("web").await);
