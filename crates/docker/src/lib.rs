@@ -35,6 +35,7 @@ pub use container::{HOST_ALIAS, TaskContainer, TaskSpec};
 pub use engine::{DEFAULT_SOCKET, Engine, Leftover};
 pub use error::Error;
 pub use image::{Obtained, build_tag, host_platform};
+pub use lines::spawn_sink;
 
 /// Label naming the stack a container belongs to.
 pub const LABEL_STACK: &str = "albless.stack";

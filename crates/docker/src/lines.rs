@@ -1,9 +1,7 @@
-//! Container output as lines: split the engine's byte frames into lines and write them
-//! to the task's log file and, when asked, to albless's stdout with a prefix -- the same
-//! handling as a process task's output.
-//!
-//! Known limit: this duplicates the scheduler's process-output sink (kept small on
-//! purpose) until both drivers share one.
+//! Task output as lines: split the engine's byte frames into lines, and the sink that
+//! writes a task's lines to its log file and, when asked, to albless's stdout with a
+//! prefix. The sink is public because the scheduler's process driver writes its tasks'
+//! output through the same one, so both drivers keep logs alike.
 
 use std::path::PathBuf;
 
@@ -47,10 +45,7 @@ fn take_line(buf: &mut Vec<u8>) -> String {
 
 /// Starts the writer of a task's output; lines sent to the returned channel go to
 /// `log_file` (appended) and, with a prefix, to stdout as `<prefix> | <line>`.
-pub(crate) fn spawn_sink(
-    log_file: PathBuf,
-    echo_prefix: Option<String>,
-) -> mpsc::UnboundedSender<String> {
+pub fn spawn_sink(log_file: PathBuf, echo_prefix: Option<String>) -> mpsc::UnboundedSender<String> {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(write_lines(rx, log_file, echo_prefix));
     tx

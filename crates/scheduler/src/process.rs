@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
@@ -71,14 +71,13 @@ impl TaskProcess {
         let mut child = cmd.spawn()?;
         let pid = child.id().unwrap_or(0);
 
-        let (tx, rx) = mpsc::unbounded_channel();
+        let tx = albless_docker::spawn_sink(launch.log_file, launch.echo_prefix);
         if let Some(out) = child.stdout.take() {
             tokio::spawn(forward_lines(out, tx.clone()));
         }
         if let Some(err) = child.stderr.take() {
             tokio::spawn(forward_lines(err, tx));
         }
-        tokio::spawn(write_log(rx, launch.log_file, launch.echo_prefix));
         Ok(TaskProcess { child, pid })
     }
 
@@ -145,36 +144,6 @@ async fn forward_lines(stream: impl AsyncRead + Unpin, tx: mpsc::UnboundedSender
         if tx.send(line).is_err() {
             break;
         }
-    }
-}
-
-async fn write_log(
-    mut rx: mpsc::UnboundedReceiver<String>,
-    path: PathBuf,
-    echo_prefix: Option<String>,
-) {
-    let mut file = match tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .await
-    {
-        Ok(f) => Some(f),
-        Err(error) => {
-            tracing::warn!(path = %path.display(), %error, "cannot open task log file");
-            None
-        }
-    };
-    while let Some(line) = rx.recv().await {
-        if let Some(prefix) = &echo_prefix {
-            println!("{prefix} | {line}");
-        }
-        if let Some(f) = file.as_mut() {
-            let _ = f.write_all(format!("{line}\n").as_bytes()).await;
-        }
-    }
-    if let Some(f) = file.as_mut() {
-        let _ = f.flush().await;
     }
 }
 
