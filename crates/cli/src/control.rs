@@ -68,6 +68,18 @@ impl StackArgs {
             .as_str()
             .context("run.json has no `stack` name")?
             .to_string();
+        // A run file left by an albless that was killed names a dead process.
+        let proc_fs = Path::new("/proc/self").exists();
+        if let Some(pid) = run["pid"].as_u64()
+            && proc_fs
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            anyhow::bail!(
+                "no running stack: {} names albless process {pid}, which is not running \
+                 (it did not stop cleanly; start it again with `albless up`)",
+                run_file.display()
+            );
+        }
         let region = run["region"].as_str().unwrap_or("us-east-1").to_string();
         Ok(Running {
             ecs: client(&control, &region),

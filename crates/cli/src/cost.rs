@@ -133,7 +133,7 @@ pub fn run(args: CostArgs) -> anyhow::Result<ExitCode> {
     };
     let estimate = albless_cost::estimate(book, &inputs)?;
     let month = month.format("%Y-%m").to_string();
-    let mut out = match args.format {
+    let out = match args.format {
         Format::Json => {
             let report = Report {
                 file: args.file.display().to_string(),
@@ -144,15 +144,8 @@ pub fn run(args: CostArgs) -> anyhow::Result<ExitCode> {
         }
         Format::Table => tables(&stack, &estimate, &month, args.hours),
     };
-    // One write; a reader that went away (`| head`) is not an error.
-    use std::io::Write;
-    match std::io::stdout()
-        .lock()
-        .write_all(std::mem::take(&mut out).as_bytes())
-    {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(ExitCode::SUCCESS),
-    }
+    crate::write_stdout(&out)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_month(text: &str) -> anyhow::Result<NaiveDate> {

@@ -108,6 +108,16 @@ fn init_tracing() {
         .init();
 }
 
+/// Writes a command's output to stdout in one write; a reader that went away (`| head`)
+/// is not an error.
+pub fn write_stdout(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// Loads a stack file, printing a spec error in full. `Err(code)` is the exit code.
 pub fn load_stack(file: &std::path::Path) -> Result<albless_spec::Stack, ExitCode> {
     albless_spec::load(file).map_err(|error| {

@@ -28,11 +28,12 @@ pub struct StatusArgs {
 pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let running = args.stack.connect()?;
     let report = runtime()?.block_on(collect(&running))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let out = if args.json {
+        serde_json::to_string_pretty(&report)? + "\n"
     } else {
-        print_tables(&report);
-    }
+        tables(&report)
+    };
+    crate::write_stdout(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -153,10 +154,15 @@ pub fn age(secs: u64) -> String {
     }
 }
 
-fn print_tables(report: &Value) {
+/// The tables `status` prints: per service a summary line, its deployments, its tasks
+/// and its latest events.
+fn tables(report: &Value) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let text = |v: &Value| v.as_str().unwrap_or("-").to_string();
     for svc in report["services"].as_array().into_iter().flatten() {
-        println!(
+        let _ = writeln!(
+            out,
             "service {}: desired {}, running {}, pending {} ({})",
             text(&svc["name"]),
             svc["desired"],
@@ -184,7 +190,7 @@ fn print_tables(report: &Value) {
                 d["failed"].to_string(),
             ]);
         }
-        println!("{deployments}");
+        let _ = writeln!(out, "{deployments}");
         let mut tasks = Table::new();
         tasks.load_style(UTF8_FULL_CONDENSED);
         tasks.set_header([
@@ -204,11 +210,12 @@ fn print_tables(report: &Value) {
                     .unwrap_or_else(|| "-".into()),
             ]);
         }
-        println!("{tasks}");
+        let _ = writeln!(out, "{tasks}");
         for event in svc["events"].as_array().into_iter().flatten().take(3) {
-            println!("  {}", text(event));
+            let _ = writeln!(out, "  {}", text(event));
         }
     }
+    out
 }
 
 #[cfg(test)]

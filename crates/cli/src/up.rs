@@ -146,10 +146,24 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     println!("dns: {dns_addr} (namespace {})", stack.discovery.namespace);
     println!("control: http://{control_addr}");
     println!("dashboard: http://{control_addr}/");
+    // The desired count the scheduler holds: the file's, or the one a `scale` before the
+    // last stop left in the state folder.
+    let counts = scheduler.handle();
     for (name, svc) in &stack.services {
+        let desired = counts
+            .describe_service(name)
+            .map_or(svc.desired_count, |v| v.desired_count);
+        let note = if desired == svc.desired_count {
+            String::new()
+        } else {
+            format!(
+                " (kept from the last run; the file says {})",
+                svc.desired_count
+            )
+        };
         println!(
-            "service {name}: {} task(s), discovered as {name}.{}",
-            svc.desired_count, stack.discovery.namespace
+            "service {name}: {desired} task(s){note}, discovered as {name}.{}",
+            stack.discovery.namespace
         );
     }
 
