@@ -193,23 +193,17 @@ fn list_namespaces(registry: &Registry, input: &Input) -> Handled {
         }
     }
     let snapshot = registry.snapshot();
-    let mut all: Vec<_> = snapshot
+    let all: Vec<_> = snapshot
         .namespaces
         .values()
         .filter(|ns| conditions.iter().all(|c| c(ns)))
         .collect();
-    all.sort_by(|a, b| {
-        a.info
-            .created
-            .cmp(&b.info.created)
-            .then(a.info.id.cmp(&b.info.id))
-    });
-    let (items, next) = page.cut(all)?;
-    let items: Vec<Value> = items
-        .into_iter()
-        .map(|ns| output::namespace(ns, false))
-        .collect();
-    Ok(page.answer("Namespaces", items, next))
+    page.list_by_creation(
+        "Namespaces",
+        all,
+        |ns| (ns.info.created, ns.info.id.as_str()),
+        |ns| output::namespace(ns, false),
+    )
 }
 
 fn delete_namespace(registry: &Registry, input: &Input) -> Handled {
@@ -342,7 +336,7 @@ fn list_services(registry: &Registry, input: &Input) -> Handled {
         namespaces = Some(values);
     }
     let snapshot = registry.snapshot();
-    let mut all: Vec<_> = snapshot
+    let all: Vec<_> = snapshot
         .namespaces
         .values()
         .filter(|ns| {
@@ -352,18 +346,12 @@ fn list_services(registry: &Registry, input: &Input) -> Handled {
         })
         .flat_map(|ns| ns.services.values())
         .collect();
-    all.sort_by(|a, b| {
-        a.info
-            .created
-            .cmp(&b.info.created)
-            .then(a.info.id.cmp(&b.info.id))
-    });
-    let (items, next) = page.cut(all)?;
-    let items: Vec<Value> = items
-        .into_iter()
-        .map(|s| output::service(s, false))
-        .collect();
-    Ok(page.answer("Services", items, next))
+    page.list_by_creation(
+        "Services",
+        all,
+        |s| (s.info.created, s.info.id.as_str()),
+        |s| output::service(s, false),
+    )
 }
 
 fn update_service(registry: &Registry, input: &Input) -> Handled {
@@ -683,6 +671,21 @@ impl Page {
             items.into_iter().skip(self.start).take(self.max).collect(),
             next,
         ))
+    }
+
+    /// One page of `all` under `key`, in creation order (then id, for a stable order
+    /// between pages), each item rendered by `render`.
+    fn list_by_creation<T>(
+        &self,
+        key: &str,
+        mut all: Vec<&T>,
+        order: impl Fn(&T) -> (std::time::SystemTime, &str),
+        render: impl Fn(&T) -> Value,
+    ) -> Handled {
+        all.sort_by(|a, b| order(a).cmp(&order(b)));
+        let (items, next) = self.cut(all)?;
+        let items = items.into_iter().map(render).collect();
+        Ok(self.answer(key, items, next))
     }
 
     fn answer(&self, key: &str, items: Vec<Value>, next: Option<String>) -> Value {
