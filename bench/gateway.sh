@@ -30,8 +30,9 @@ done
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 cargo build --release --quiet -p albless -p albless-whoami
 cargo build --release --quiet -p albless-gateway --example bench_gateway
-albless_bin=target/release/albless
-gateway_bin=target/release/examples/bench_gateway
+target_dir="${CARGO_TARGET_DIR:-target}"
+albless_bin="$target_dir/release/albless"
+gateway_bin="$target_dir/release/examples/bench_gateway"
 
 dir="$(mktemp -d)"
 pids=()
@@ -109,7 +110,8 @@ nginx_addr="127.0.0.1:$(free_port 127.0.0.1)"
 sed -e "s|@WORKERS@|$WORKERS|" -e "s|@DIR@|$dir|g" -e "s|@APP1@|$app1|" -e "s|@APP2@|$app2|" \
     -e "s|@LISTEN@|$nginx_addr|" bench/nginx.conf.template >"$dir/nginx.conf"
 "$NGINX" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" &
-pids+=($!)
+nginx_pid=$!
+pids+=($nginx_pid)
 wait_port "${nginx_addr%:*}" "${nginx_addr##*:}"
 
 # The gateway alone, in front of the same replicas.
@@ -123,28 +125,50 @@ rss() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; } # pid -> 
 rss_idle=$(rss "$gateway_pid")
 rss_up_idle=$(rss "$up_pid")
 
-# One wrk run: prints "rps p50_ms p99_ms".
-run_wrk() { # url duration
+# CPU time (user and system clock ticks) used so far by a process and its children
+# processes (nginx's workers), all threads included: prints "user sys".
+cpu_ticks() { # pid
+  local p user=0 sys=0 u s
+  for p in "$1" $(pgrep -P "$1" || true); do
+    read -r u s < <(awk '{ print $14, $15 }' "/proc/$p/stat" 2>/dev/null || echo "0 0")
+    user=$((user + u)); sys=$((sys + s))
+  done
+  echo "$user $sys"
+}
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+
+# One wrk run: prints "rps p50_ms p99_ms user_us sys_us", the last two being the proxy's
+# CPU time per request (none for the direct row).
+run_wrk() { # url duration [proxy pid]
+  local before after
+  before=$([ -n "${3:-}" ] && cpu_ticks "$3" || echo "0 0")
   wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$2" --latency "$1" >"$dir/wrk.out"
-  awk '
+  after=$([ -n "${3:-}" ] && cpu_ticks "$3" || echo "0 0")
+  awk -v before="$before" -v after="$after" -v tick="$tick_us" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /Requests\/sec/ { rps = $2 }
     $1 == "50%" { p50 = ms($2) }
     $1 == "99%" { p99 = ms($2) }
     / Non-2xx or 3xx responses/ { bad = $NF }
     /Socket errors/ { errors = $0 }
-    END { printf "%.0f %.3f %.3f\n", rps, p50, p99; if (bad > 0 || errors != "") print "bench: warning: " bad " non-2xx, " errors > "/dev/stderr" }
+    / requests in / { total = $1 }
+    END {
+      split(before, b, " "); split(after, a, " ")
+      user = total > 0 ? (a[1] - b[1]) * tick / total : 0
+      sys = total > 0 ? (a[2] - b[2]) * tick / total : 0
+      printf "%.0f %.3f %.3f %.1f %.1f\n", rps, p50, p99, user, sys; if (bad > 0 || errors != "") print "bench: warning: " bad " non-2xx, " errors > "/dev/stderr" }
   ' "$dir/wrk.out"
 }
 
 declare -A urls=([direct]="http://$app1/" [nginx]="http://$nginx_addr/" [up]="http://$up_addr/" [albless]="http://$albless_addr/")
+declare -A proxy_pid=([direct]="" [nginx]="$nginx_pid" [up]="$up_pid" [albless]="$gateway_pid")
 targets=(direct nginx up albless)
 for t in "${targets[@]}"; do run_wrk "${urls[$t]}" 2s >/dev/null; done # warm-up
 for run in $(seq "$RUNS"); do
   for t in "${targets[@]}"; do
-    result=$(run_wrk "${urls[$t]}" "$DURATION")
+    result=$(run_wrk "${urls[$t]}" "$DURATION" "${proxy_pid[$t]}")
     echo "$t $result" >>"$dir/results"
-    echo "bench: run $run $t: $result (req/s p50_ms p99_ms)"
+    echo "bench: run $run $t: $result (req/s p50_ms p99_ms proxy_user_us proxy_sys_us)"
   done
 done
 sleep 1
@@ -157,13 +181,15 @@ median() { # target
   grep "^$1 " "$dir/results" | sort -k2,2n | awk '{ rows[NR] = $0 } END { print rows[int((NR + 1) / 2)] }'
 }
 table=$(for t in "${targets[@]}"; do
-  read -r _ rps p50 p99 <<<"$(median "$t")"
+  read -r _ rps p50 p99 user sys <<<"$(median "$t")"
   label=$t
   [ "$t" = direct ] && label="direct to one replica"
   [ "$t" = nginx ] && label="nginx $("$NGINX" -v 2>&1 | sed 's|.*/||')"
   [ "$t" = up ] && label="\`albless up\`"
   [ "$t" = albless ] && label="albless gateway alone"
-  printf '| %s | %s | %s | %s |\n' "$label" "$rps" "$p50" "$p99"
+  cpu="-"
+  [ "$t" != direct ] && cpu="$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f (%.1f + %.1f)", u + s, u, s }')"
+  printf '| %s | %s | %s | %s | %s |\n' "$label" "$rps" "$p50" "$p99" "$cpu"
 done)
 all_runs=$(awk '{ printf "%s%s %s/%s/%s", (NR > 1 ? "; " : ""), $1, $2, $3, $4 }' "$dir/results")
 
@@ -187,8 +213,8 @@ listeners. The load generator, the proxies and the replicas share the same CPUs.
 average (1, 5, 15 min) before the build: $load_before; after the runs: $load_after.
 Median run of $RUNS by requests/s:
 
-| target | requests/s | p50 ms | p99 ms |
-| --- | ---: | ---: | ---: |
+| target | requests/s | p50 ms | p99 ms | proxy CPU µs per request (user + system) |
+| --- | ---: | ---: | ---: | ---: |
 $table
 
 All runs (req/s, p50 ms, p99 ms): $all_runs.

@@ -23,7 +23,7 @@ for tool in wrk dnsperf; do
 done
 
 cargo build --release --quiet -p albless-api --example bench_registry
-server_bin=target/release/examples/bench_registry
+server_bin="${CARGO_TARGET_DIR:-target}/release/examples/bench_registry"
 
 dir="$(mktemp -d)"
 pid=""

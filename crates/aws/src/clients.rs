@@ -36,6 +36,10 @@ pub struct Clients {
     pub ecr: aws_sdk_ecr::Client,
     /// CloudWatch Logs: the services' log events.
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// S3: albless's bucket for templates over CloudFormation's inline limit.
+    pub s3: aws_sdk_s3::Client,
+    /// STS: the account id that names that bucket.
+    pub sts: aws_sdk_sts::Client,
     /// The region the clients talk to.
     pub region: String,
 }
@@ -67,8 +71,13 @@ impl Clients {
         Clients::from_config(&config)
     }
 
-    /// Builds every client from one SDK configuration.
+    /// Builds every client from one SDK configuration. With an endpoint override (moto),
+    /// S3 is addressed path-style (`endpoint/bucket/key`), since a bucket's own host name
+    /// (`bucket.127.0.0.1`) does not resolve.
     pub fn from_config(config: &SdkConfig) -> Clients {
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
         Clients {
             cfn: aws_sdk_cloudformation::Client::new(config),
             ecs: aws_sdk_ecs::Client::new(config),
@@ -76,6 +85,8 @@ impl Clients {
             apigw: aws_sdk_apigatewayv2::Client::new(config),
             ecr: aws_sdk_ecr::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            sts: aws_sdk_sts::Client::new(config),
             region: config
                 .region()
                 .map(|r| r.as_ref().to_string())

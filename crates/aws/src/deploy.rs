@@ -8,19 +8,23 @@
 //! [`Error::RolloutFailed`] even when CloudFormation itself completed (aws-behavior.md
 //! section 4.4).
 //!
-//! Known limits: the template goes inline (`TemplateBody`, at most 51,200 bytes; larger
-//! templates need an S3 upload, not done); a stack left in `ROLLBACK_COMPLETE` by a failed
-//! creation must be destroyed before the next deploy, as CloudFormation requires.
+//! The template goes inline (`TemplateBody`) when it is at most 51,200 bytes, and
+//! through albless's S3 bucket (`TemplateURL`) when it is larger ([`crate::bucket`]).
+//!
+//! Known limits: a stack left in `ROLLBACK_COMPLETE` by a failed creation must be
+//! destroyed before the next deploy, as CloudFormation requires.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use albless_spec::Stack;
+use aws_sdk_cloudformation::error::ProvideErrorMetadata as _;
 use aws_sdk_cloudformation::types::{
     Capability, ChangeAction, ChangeSetStatus, ChangeSetType, Parameter, Tag,
 };
 use serde_json::Value;
 
+use crate::bucket::TemplateSource;
 use crate::locate::{self, Deployed};
 use crate::rollout;
 use crate::template::{self, ImageSlot};
@@ -84,7 +88,9 @@ pub async fn deploy(
     console: &Console,
 ) -> Result<DeployReport, Error> {
     let name = options.stack_name.as_str();
-    let mut existing = locate::describe(clients, name).await?;
+    let mut existing = locate::describe(clients, name)
+        .await?
+        .filter(Deployed::is_created);
     if let Some(d) = &existing {
         check_usable(stack, d)?;
     }
@@ -285,13 +291,14 @@ async fn apply(
             .build(),
     );
     let body = serde_json::to_string(template).map_err(|e| Error::Template(e.to_string()))?;
-    clients
-        .cfn
-        .create_change_set()
+    let request = match crate::bucket::stage(clients, name, body, console).await? {
+        TemplateSource::Body(body) => clients.cfn.create_change_set().template_body(body),
+        TemplateSource::Url(url) => clients.cfn.create_change_set().template_url(url),
+    };
+    let created = request
         .stack_name(name)
         .change_set_name(&change_set)
         .change_set_type(kind.clone())
-        .template_body(body)
         .set_parameters(Some(
             parameters
                 .iter()
@@ -307,8 +314,22 @@ async fn apply(
         .capabilities(Capability::CapabilityNamedIam)
         .set_tags(Some(tags))
         .send()
-        .await
-        .map_err(|e| Error::api("cloudformation", "CreateChangeSet", e))?;
+        .await;
+    match created {
+        Ok(_) => {}
+        // CloudFormation itself accepts a change set that changes nothing and fails it
+        // later (below); an emulator such as moto refuses it at once with UpdateStack's
+        // message. Either way nothing changed, which is no error.
+        Err(e)
+            if e.as_service_error()
+                .and_then(|e| e.message())
+                .is_some_and(|m| m.contains("No updates are to be performed")) =>
+        {
+            console.line(format!("stack {name}: no changes"));
+            return Ok(false);
+        }
+        Err(e) => return Err(Error::api("cloudformation", "CreateChangeSet", e)),
+    }
     tracing::info!(stack = name, change_set = %change_set, kind = kind.as_str(), "change set created");
 
     // Wait for the change set to be computed.

@@ -13,6 +13,7 @@
 //! Output goes through [`Console`] (lines on stdout, a spinner on a terminal, the yes/no
 //! question). Known limits are listed in each module.
 
+pub mod bucket;
 pub mod clients;
 pub mod console;
 pub mod deploy;

@@ -61,6 +61,15 @@ impl Deployed {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Whether CloudFormation ever executed a change set of the stack. A stack in
+    /// `REVIEW_IN_PROGRESS` holds only change sets never executed (a first deploy that was
+    /// declined, or failed before execution); it cannot take an UPDATE change set, and a
+    /// CREATE one reuses it, so a deploy treats it as absent (as the AWS CLI's
+    /// `cloudformation deploy` does).
+    pub fn is_created(&self) -> bool {
+        self.status != "REVIEW_IN_PROGRESS"
+    }
+
     /// The account id, from the stack's ARN.
     pub fn account(&self) -> Option<&str> {
         self.stack_id.split(':').nth(4).filter(|a| !a.is_empty())

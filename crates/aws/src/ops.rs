@@ -9,9 +9,11 @@
 //! Known limits: a scheduled scaling action (Application Auto Scaling) may scale a
 //! sleeping service out again at its next run, and the next `deploy` sets desired counts
 //! from albless.toml, as CloudFormation owns them; `logs` reads CloudWatch Logs only when
-//! the service's task definition uses the `awslogs` driver.
+//! the service's task definition uses the `awslogs` driver, and, like
+//! `aws logs tail --follow`, a follow ([`LogCursor`]) misses an event that CloudWatch
+//! ingests after a newer one was shown.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_ecs::types::{ServiceField, Tag};
@@ -533,8 +535,13 @@ pub async fn wake(
             Some(url) => Some(url.clone()),
             None => endpoint(clients, &deployed).await?,
         };
-        if let Some(url) = url {
-            wait_answers(&url, waits, console).await?;
+        match url {
+            Some(url) => {
+                wait_answers(&url, waits, console).await?;
+            }
+            None => console.line(format!(
+                "stack {stack_name} has no API endpoint: not waiting for one to answer"
+            )),
         }
     }
     for svc in &services {
@@ -628,6 +635,8 @@ fn probe(url: &str) -> Option<u16> {
 /// One log line of `logs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
+    /// CloudWatch's id of the event.
+    pub event_id: String,
     /// Milliseconds since the epoch.
     pub timestamp: i64,
     /// The log stream (`prefix/container/task id`).
@@ -636,8 +645,69 @@ pub struct LogLine {
     pub message: String,
 }
 
+/// Which log events `logs` has shown, so that polling again (`--follow`) shows each
+/// event once and loses none written in the millisecond of the newest one shown.
+///
+/// The next query starts at the newest timestamp shown, not after it, since more events
+/// with that timestamp may be ingested later; the ids of the events shown at that
+/// timestamp are kept to skip them. Known limit: an event ingested after a newer one was
+/// shown, with an older timestamp, is not shown.
+#[derive(Debug, Clone, Default)]
+pub struct LogCursor {
+    start: i64,
+    shown_at_start: HashSet<String>,
+}
+
+impl LogCursor {
+    /// A cursor showing events from `start_ms` (milliseconds since the epoch) on.
+    pub fn new(start_ms: i64) -> LogCursor {
+        LogCursor {
+            start: start_ms,
+            shown_at_start: HashSet::new(),
+        }
+    }
+
+    /// Where the next query starts, milliseconds since the epoch.
+    pub fn start(&self) -> i64 {
+        self.start
+    }
+
+    /// The lines of `lines` (oldest first, as [`log_events`] returns them) not shown yet;
+    /// they count as shown from now on.
+    pub fn unseen(&mut self, lines: Vec<LogLine>) -> Vec<LogLine> {
+        let fresh: Vec<LogLine> = lines
+            .into_iter()
+            .filter(|l| {
+                l.timestamp > self.start
+                    || (l.timestamp == self.start && !self.shown_at_start.contains(&key(l)))
+            })
+            .collect();
+        if let Some(newest) = fresh.iter().map(|l| l.timestamp).max() {
+            if newest > self.start {
+                self.start = newest;
+                self.shown_at_start.clear();
+            }
+            self.shown_at_start
+                .extend(fresh.iter().filter(|l| l.timestamp == newest).map(key));
+        }
+        fresh
+    }
+}
+
+/// What tells two events apart: CloudWatch's id, or stream and message without one.
+fn key(line: &LogLine) -> String {
+    if line.event_id.is_empty() {
+        format!("{}\n{}", line.stream, line.message)
+    } else {
+        line.event_id.clone()
+    }
+}
+
 /// Where a service's containers log: `(log group, stream prefix)` from its task
-/// definition's `awslogs` configuration; `None` when logging is off.
+/// definition's `awslogs` configuration; `None` when logging is off. The prefix ends
+/// with `/`: the `awslogs` driver names streams `prefix/container/task id` (Amazon ECS
+/// Developer Guide, "Using the awslogs log driver"), so `web/web/` does not also match
+/// the streams of a container `web2`.
 pub async fn log_target(
     clients: &Clients,
     stack_name: &str,
@@ -665,7 +735,7 @@ pub async fn log_target(
             let group = options.get("awslogs-group")?.clone();
             let prefix = options
                 .get("awslogs-stream-prefix")
-                .map(|p| format!("{p}/{}", c.name().unwrap_or_default()))
+                .map(|p| format!("{p}/{}/", c.name().unwrap_or_default()))
                 .unwrap_or_default();
             Some((group, prefix))
         })
@@ -674,6 +744,8 @@ pub async fn log_target(
 }
 
 /// Log events of `group` under `prefix` from `start_ms` on, oldest first (all pages).
+/// The prefix is also checked on each event: CloudWatch applies it, but an emulator
+/// that ignores `logStreamNamePrefix` (moto) would otherwise mix in other streams.
 pub async fn log_events(
     clients: &Clients,
     group: &str,
@@ -697,12 +769,14 @@ pub async fn log_events(
             .await
             .map_err(|e| Error::api("logs", "FilterLogEvents", e))?;
         lines.extend(out.events().iter().map(|e| LogLine {
+            event_id: e.event_id().unwrap_or_default().to_string(),
             timestamp: e.timestamp().unwrap_or_default(),
             stream: e.log_stream_name().unwrap_or_default().to_string(),
             message: e.message().unwrap_or_default().trim_end().to_string(),
         }));
         token = out.next_token().map(str::to_string);
         if token.is_none() {
+            lines.retain(|l| l.stream.starts_with(prefix));
             lines.sort_by_key(|l| l.timestamp);
             return Ok(lines);
         }
@@ -710,7 +784,9 @@ pub async fn log_events(
 }
 
 /// `destroy`: asks, empties the stack's ECR repositories (CloudFormation cannot delete a
-/// repository holding images), deletes the stack and follows it to the end.
+/// repository holding images), deletes the templates deploy uploaded to S3 for the stack
+/// (keeping albless's bucket, see [`crate::bucket`]), deletes the stack and follows it to
+/// the end.
 pub async fn destroy(
     clients: &Clients,
     stack_name: &str,
@@ -729,6 +805,20 @@ pub async fn destroy(
     for repo in deployed.physical_ids("AWS::ECR::Repository") {
         let n = empty_repository(clients, repo).await?;
         console.line(format!("repository {repo}: {n} image(s) deleted"));
+    }
+    // Templates uploaded for this stack (crate::bucket); the shared bucket stays. Done
+    // before the deletion, which does not need them, so that a failed deletion can be
+    // retried with a later destroy, which cleans up what is left. Failing to clean them
+    // (no S3 permission, say) is reported but does not keep the stack alive.
+    match crate::bucket::remove_stack_objects(clients, stack_name).await {
+        Ok(0) => {}
+        Ok(n) => console.line(format!("templates: {n} uploaded template(s) deleted")),
+        Err(e) => {
+            tracing::warn!(stack = stack_name, error = %e, "uploaded templates not deleted");
+            console.line(format!(
+                "warning: the templates uploaded for stack {stack_name} were not deleted: {e}"
+            ));
+        }
     }
     let baseline = crate::events::seen(clients, stack_name).await?;
     clients
@@ -782,6 +872,46 @@ pub async fn empty_repository(clients: &Clients, name: &str) -> Result<usize, Er
 
 #[cfg(test)]
 mod tests {
+    use super::{LogCursor, LogLine};
+
+    fn line(id: &str, timestamp: i64) -> LogLine {
+        LogLine {
+            event_id: id.into(),
+            timestamp,
+            stream: "backend/backend/abc".into(),
+            message: format!("message {id}"),
+        }
+    }
+
+    #[test]
+    fn a_follow_shows_each_event_once_and_keeps_those_of_the_same_millisecond() {
+        let mut cursor = LogCursor::new(100);
+        let ids = |v: Vec<LogLine>| v.into_iter().map(|l| l.event_id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(cursor.unseen(vec![line("a", 100), line("b", 200)])),
+            ["a", "b"]
+        );
+        assert_eq!(
+            cursor.start(),
+            200,
+            "the next query starts at the newest shown"
+        );
+        // The next poll returns b again, and c, ingested since in the same millisecond.
+        assert_eq!(
+            ids(cursor.unseen(vec![line("b", 200), line("c", 200)])),
+            ["c"]
+        );
+        assert_eq!(
+            ids(cursor.unseen(vec![line("b", 200), line("c", 200)])),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            ids(cursor.unseen(vec![line("c", 200), line("d", 300)])),
+            ["d"]
+        );
+        assert_eq!(cursor.start(), 300);
+    }
+
     #[test]
     fn cloud_map_ids_come_from_registry_arns() {
         let arn = "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-abc123";

@@ -58,6 +58,8 @@ fn clients(r: &Rules) -> Clients {
         apigw: mocked!(aws_sdk_apigatewayv2, &r.apigw),
         ecr: mocked!(aws_sdk_ecr, &none),
         logs: mocked!(aws_sdk_cloudwatchlogs, &none),
+        s3: mocked!(aws_sdk_s3, &none),
+        sts: mocked!(aws_sdk_sts, &none),
         region: "us-east-1".into(),
     }
 }
@@ -445,4 +447,59 @@ async fn outputs_put_the_endpoint_first() {
         .unwrap();
     assert_eq!(d.outputs[0].0, "ApiEndpoint");
     assert_eq!(d.account(), Some("123456789012"));
+}
+
+#[tokio::test]
+async fn a_stack_left_in_review_by_a_declined_deploy_is_created_by_the_next() {
+    // A first deploy that was declined (or failed before execution) leaves the stack in
+    // REVIEW_IN_PROGRESS with no resources. It never leaves that state by itself and takes
+    // no UPDATE change set: the next deploy must make a CREATE one. The create rule
+    // matches CREATE only, so an UPDATE finds no answer and fails the deploy.
+    use aws_sdk_cloudformation::operation as op;
+    let r = Rules {
+        cfn: vec![
+            mock!(aws_sdk_cloudformation::Client::describe_stacks)
+                .sequence()
+                .output(|| stack(StackStatus::ReviewInProgress))
+                .output(|| stack(StackStatus::CreateComplete))
+                .repeatedly()
+                .build(),
+            mock!(aws_sdk_cloudformation::Client::list_stack_resources).then_output(|| {
+                op::list_stack_resources::ListStackResourcesOutput::builder().build()
+            }),
+            mock!(aws_sdk_cloudformation::Client::create_change_set)
+                .match_requests(|r| {
+                    r.change_set_type()
+                        == Some(&aws_sdk_cloudformation::types::ChangeSetType::Create)
+                })
+                .then_output(|| {
+                    op::create_change_set::CreateChangeSetOutput::builder()
+                        .id("cs")
+                        .build()
+                }),
+            mock!(aws_sdk_cloudformation::Client::describe_change_set).then_output(|| {
+                op::describe_change_set::DescribeChangeSetOutput::builder()
+                    .status(ChangeSetStatus::CreateComplete)
+                    .build()
+            }),
+            mock!(aws_sdk_cloudformation::Client::execute_change_set)
+                .then_output(|| op::execute_change_set::ExecuteChangeSetOutput::builder().build()),
+            mock!(aws_sdk_cloudformation::Client::describe_stack_events)
+                .then_output(|| DescribeStackEventsOutput::builder().build()),
+        ],
+        ecs: vec![],
+        sd: vec![],
+        apigw: vec![],
+    };
+    let (_dir, file) = stack_file();
+    let report = albless_aws::deploy(
+        &clients(&r),
+        &file,
+        &template(),
+        &fast("hello"),
+        &Console::new(true),
+    )
+    .await
+    .expect("deploy creates the stack left in review");
+    assert!(report.changed);
 }

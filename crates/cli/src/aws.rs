@@ -1,6 +1,13 @@
 //! `albless aws <command>`: the operating commands against the stack deployed on AWS
 //! (deploy, status, scale, sleep, wake, logs, destroy), through `albless-aws`. The local
 //! commands keep their meaning; this group is the `--aws` target of each of them.
+//!
+//! `deploy --template FILE` deploys a template written by `albless synth -o` and edited
+//! by hand instead of synthesizing one; the stack file still gives the services' images
+//! and build folders. `wake --url URL` waits for another URL than the stack's endpoint
+//! (a custom domain in front of the API). `logs --follow` polls every `--poll` seconds
+//! and, like `aws logs tail --follow`, does not show an event that CloudWatch ingests
+//! after a newer one was shown.
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -47,6 +54,10 @@ enum AwsCommand {
         /// Use the file's `image` even where a `build` folder and Docker are present.
         #[arg(long)]
         no_build: bool,
+        /// Deploy this CloudFormation template (JSON, as `albless synth -o` writes it,
+        /// possibly edited) instead of the one synthesized from the stack file.
+        #[arg(long, value_name = "FILE")]
+        template: Option<std::path::PathBuf>,
     },
     /// Stack, services, deployments, Cloud Map health, VPC links, endpoint.
     Status {
@@ -68,6 +79,10 @@ enum AwsCommand {
         /// Do not wait for the endpoint to answer.
         #[arg(long)]
         no_probe: bool,
+        /// Wait for this URL to answer instead of the stack's API endpoint (a custom
+        /// domain in front of the API, for example).
+        #[arg(long, value_name = "URL", conflicts_with = "no_probe")]
+        url: Option<String>,
     },
     /// A service's CloudWatch Logs.
     Logs {
@@ -108,8 +123,11 @@ pub fn run(args: AwsArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(async {
         let clients = Clients::connect(&target).await;
         match args.command {
-            AwsCommand::Deploy { no_build } => {
-                let template = albless_synth::synthesize(&stack).to_value();
+            AwsCommand::Deploy { no_build, template } => {
+                let template = match template {
+                    Some(path) => read_template(&path)?,
+                    None => albless_synth::synthesize(&stack).to_value(),
+                };
                 let options = DeployOptions {
                     build: !no_build,
                     poll: waits.poll,
@@ -136,35 +154,46 @@ pub fn run(args: AwsArgs) -> anyhow::Result<ExitCode> {
             AwsCommand::Sleep => {
                 ops::sleep(&clients, &name, waits, &console).await?;
             }
-            AwsCommand::Wake { no_probe } => {
+            AwsCommand::Wake { no_probe, url } => {
                 let options = WakeOptions {
                     defaults: stack
                         .services
                         .iter()
                         .map(|(k, s)| (k.clone(), s.desired_count))
                         .collect(),
-                    probe: None,
+                    probe: url,
                     no_probe,
                 };
                 ops::wake(&clients, &name, &options, waits, &console).await?;
             }
-            AwsCommand::Logs { service, since, follow } => {
+            AwsCommand::Logs {
+                service,
+                since,
+                follow,
+            } => {
                 let (group, prefix) = ops::log_target(&clients, &name, &service)
                     .await?
                     .with_context(|| {
                         format!("service {service} does not log to CloudWatch: set [services.{service}.logging]")
                     })?;
                 let now_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
-                let mut start = now_ms - (since as i64) * 60_000;
+                let mut cursor = ops::LogCursor::new(now_ms - (since as i64) * 60_000);
                 loop {
-                    for line in ops::log_events(&clients, &group, &prefix, start).await? {
-                        println!("{} {}", line.stream.rsplit('/').next().unwrap_or(""), line.message);
-                        start = start.max(line.timestamp + 1);
+                    let lines = ops::log_events(&clients, &group, &prefix, cursor.start()).await?;
+                    let mut out = String::new();
+                    for line in cursor.unseen(lines) {
+                        let task = line.stream.rsplit('/').next().unwrap_or("");
+                        out.push_str(&format!("{task} {}\n", line.message));
+                    }
+                    // A reader that went away (`| head`) ends the command, --follow too.
+                    match std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes()) {
+                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+                        other => other?,
                     }
                     if !follow {
                         break;
                     }
-                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    tokio::time::sleep(waits.poll).await;
                 }
             }
             AwsCommand::Destroy => {
@@ -173,6 +202,25 @@ pub fn run(args: AwsArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Reads a template given with `--template`; a JSON error names the file, line and column.
+fn read_template(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read template {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not a JSON CloudFormation template (write one with `albless synth -o FILE`)",
+            path.display()
+        )
+    })?;
+    if !value["Resources"].is_object() {
+        anyhow::bail!(
+            "{}: a CloudFormation template needs a `Resources` object",
+            path.display()
+        );
+    }
+    Ok(value)
 }
 
 fn print_status(r: &ops::StatusReport) {
