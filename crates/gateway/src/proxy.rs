@@ -19,6 +19,7 @@
 //! flag that does not exist yet); a retry (opt-in) is made only for a request without a
 //! body.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -111,12 +112,13 @@ struct Outcome {
 
 impl Proxy {
     /// Answers one request: the instance's response, or the gateway's own answer;
-    /// either way with an `apigw-requestid`.
+    /// either way with an `apigw-requestid`. Never fails (the `Result` is hyper's service
+    /// shape).
     pub(crate) async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
         conn: ConnInfo,
-    ) -> Response<ResponseBody> {
+    ) -> Result<Response<ResponseBody>, Infallible> {
         let id = RequestId::new();
         let start = Instant::now();
         let span = tracing::debug_span!(
@@ -139,10 +141,12 @@ impl Proxy {
         };
 
         let mut outcome = Outcome::default();
-        let result = self
-            .answer(req, conn, id, &span, record.as_mut(), &mut outcome)
-            .instrument(span.clone())
-            .await;
+        // Pinned where it is made, so that the span wrapper holds a pointer rather than
+        // taking the (large) future by value: one move of it less per request.
+        let result =
+            std::pin::pin!(self.answer(req, conn, id, &span, record.as_mut(), &mut outcome))
+                .instrument(span.clone())
+                .await;
         let mut response = match result {
             Ok(response) => response,
             Err(err) => {
@@ -187,7 +191,7 @@ impl Proxy {
                 start,
             }));
         }
-        response
+        Ok(response)
     }
 
     /// What the access log and mappings know of `req` before it is answered.
@@ -582,37 +586,58 @@ fn prepare_headers(parts: &mut Parts, conn: ConnInfo) {
 /// `by=<gateway ip>;for=<client ip>;host=<client's host>;proto=http`, the shape HTTP API
 /// sends (§1.3, with `proto=https` there; locally the listener is plain HTTP). Values
 /// that are not RFC 7239 tokens (IPv6 addresses, a host with a port) are quoted.
+///
+/// Built byte by byte rather than with `write!`: this runs once per request, and
+/// `core::fmt` (its padding logic and dynamic dispatch) made a measurable share of the
+/// gateway's own instructions under `bench/gateway.sh` (BENCHMARKS.md).
 fn forwarded_value(conn: ConnInfo, host: Option<&str>) -> BytesMut {
-    use std::fmt::Write;
-
-    let mut out = BytesMut::with_capacity(96);
-    let mut w = BytesWriter(&mut out);
-    let _ = write!(
-        w,
-        "by={};for={}",
-        NodeIp(conn.local),
-        NodeIp(conn.client.ip())
-    );
+    let mut out = BytesMut::with_capacity(64 + host.map_or(0, str::len));
+    out.extend_from_slice(b"by=");
+    push_node(&mut out, conn.local);
+    out.extend_from_slice(b";for=");
+    push_node(&mut out, conn.client.ip());
     if let Some(host) = host {
         if host.bytes().all(is_tchar) {
-            let _ = write!(w, ";host={host}");
+            out.extend_from_slice(b";host=");
+            out.extend_from_slice(host.as_bytes());
         } else {
-            let _ = w.write_str(";host=\"");
-            for c in host.chars() {
-                if c == '"' || c == '\\' {
-                    let _ = w.write_char('\\');
+            out.extend_from_slice(b";host=\"");
+            for b in host.bytes() {
+                if b == b'"' || b == b'\\' {
+                    out.extend_from_slice(b"\\");
                 }
-                let _ = w.write_char(c);
+                out.extend_from_slice(&[b]);
             }
-            let _ = w.write_char('"');
+            out.extend_from_slice(b"\"");
         }
     }
-    let _ = w.write_str(";proto=http");
+    out.extend_from_slice(b";proto=http");
     out
+}
+
+/// An address as an RFC 7239 node: IPv4 bare, IPv6 bracketed and quoted.
+fn push_node(out: &mut BytesMut, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(ip) => {
+            let mut digits = itoa::Buffer::new();
+            for (i, octet) in ip.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b".");
+                }
+                out.extend_from_slice(digits.format(octet).as_bytes());
+            }
+        }
+        IpAddr::V6(ip) => out.extend_from_slice(format!("\"[{ip}]\"").as_bytes()),
+    }
 }
 
 /// Removes hop-by-hop headers, and every header the `Connection` header names.
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names (a handful, compared without
+    // hashing) spares the ten hashed lookups below.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if let header::Entry::Occupied(entry) = headers.entry(header::CONNECTION) {
         // Only a request or response that has a `Connection` header pays for this list.
         let named: Vec<HeaderValue> = entry.remove_entry_mult().1.collect();
@@ -630,31 +655,26 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Whether `name` is `Connection` or one of [`HOP_BY_HOP`] (a match on the lowercase
+/// name, which compiles to length checks and short compares).
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "proxy-authorization"
+            | "proxy-authenticate"
+    )
+}
+
 /// RFC 9110 §5.6.2 `tchar`.
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// An address as an RFC 7239 node: IPv4 bare, IPv6 bracketed and quoted.
-struct NodeIp(IpAddr);
-
-impl fmt::Display for NodeIp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            IpAddr::V4(ip) => write!(f, "{ip}"),
-            IpAddr::V6(ip) => write!(f, "\"[{ip}]\""),
-        }
-    }
-}
-
-/// Lets `write!` fill a `BytesMut` that then becomes a header value without a copy.
-struct BytesWriter<'a>(&'a mut BytesMut);
-
-impl fmt::Write for BytesWriter<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
 }
 
 /// An error and its sources, printed once: `a: b: c`.
@@ -735,5 +755,26 @@ mod tests {
         let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
         left.sort_unstable();
         assert_eq!(left, ["authorization", "x-end-to-end"]);
+    }
+
+    #[test]
+    fn the_quick_check_knows_every_hop_by_hop_name() {
+        for name in HOP_BY_HOP.iter().chain([&header::CONNECTION]) {
+            assert!(is_hop_by_hop(name), "{name}");
+        }
+        for name in [
+            header::HOST,
+            header::FORWARDED,
+            HeaderName::from_static("x-te"),
+        ] {
+            assert!(!is_hop_by_hop(&name), "{name}");
+        }
+        // A message with only end-to-end headers is left as it is.
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("a"));
+        headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        let before = headers.clone();
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers, before);
     }
 }
