@@ -65,7 +65,7 @@ impl UpstreamError {
 
 /// Idle keep-alive connections to instances, by address.
 pub(crate) struct Pool {
-    by_addr: Mutex<HashMap<SocketAddr, Upstream>>,
+    by_addr: Mutex<HashMap<SocketAddr, Upstream, foldhash::fast::FixedState>>,
     builder: http1::Builder,
     idle_timeout: Duration,
 }
@@ -110,7 +110,7 @@ impl Pool {
         // the case they arrived in (lower case from hyper's parser).
         builder.writev(true).title_case_headers(false);
         Pool {
-            by_addr: Mutex::new(HashMap::new()),
+            by_addr: Mutex::new(HashMap::default()),
             builder,
             idle_timeout,
         }
@@ -242,7 +242,7 @@ impl Pool {
         now.saturating_duration_since(idle.since) >= self.idle_timeout
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<SocketAddr, Upstream>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<SocketAddr, Upstream, foldhash::fast::FixedState>> {
         // The map stays consistent whatever panicked while holding it.
         self.by_addr.lock().unwrap_or_else(PoisonError::into_inner)
     }

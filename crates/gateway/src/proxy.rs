@@ -574,8 +574,9 @@ fn prepare_headers(parts: &mut Parts, conn: ConnInfo) {
     parts.extensions.clear();
 
     // Client-sent `Forwarded` and `Via` are reserved names in HTTP API (§1.3) and are
-    // replaced rather than appended to [INF]. `forwarded` is built from a `Display` of
-    // addresses and of a host that was itself a valid header value.
+    // replaced rather than appended to [INF]. `forwarded` holds ASCII text, digits and
+    // a host that was visible ASCII already (a `Host` value that `to_str` accepted, or
+    // a parsed URI authority), so the check cannot fail.
     let headers = &mut parts.headers;
     if let Ok(value) = HeaderValue::from_maybe_shared(forwarded.freeze()) {
         headers.insert(header::FORWARDED, value);
@@ -602,12 +603,15 @@ fn forwarded_value(conn: ConnInfo, host: Option<&str>) -> BytesMut {
             out.extend_from_slice(host.as_bytes());
         } else {
             out.extend_from_slice(b";host=\"");
-            for b in host.bytes() {
-                if b == b'"' || b == b'\\' {
-                    out.extend_from_slice(b"\\");
-                }
-                out.extend_from_slice(&[b]);
+            // A quoted-string (RFC 9110 §5.6.4): `"` and `\` escaped, runs between
+            // them copied whole.
+            let mut rest = host.as_bytes();
+            while let Some(i) = rest.iter().position(|&b| b == b'"' || b == b'\\') {
+                out.extend_from_slice(&rest[..i]);
+                out.extend_from_slice(&[b'\\', rest[i]]);
+                rest = &rest[i + 1..];
             }
+            out.extend_from_slice(rest);
             out.extend_from_slice(b"\"");
         }
     }
@@ -674,7 +678,24 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 
 /// RFC 9110 §5.6.2 `tchar`.
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
 }
 
 /// An error and its sources, printed once: `a: b: c`.
@@ -720,6 +741,11 @@ mod tests {
                 conn("[::1]:5000", "::1"),
                 None,
                 "by=\"[::1]\";for=\"[::1]\";proto=http",
+            ),
+            (
+                conn("10.0.0.255:1", "192.168.100.1"),
+                Some("a\"b\\c:80"),
+                "by=192.168.100.1;for=10.0.0.255;host=\"a\\\"b\\\\c:80\";proto=http",
             ),
         ];
         for (conn, host, want) in cases {
