@@ -394,13 +394,32 @@ async fn apply(
         ));
     }
     if let Err(e) = console.confirm("deploy", &format!("Apply these changes to stack {name}?")) {
-        let _ = clients
-            .cfn
-            .delete_change_set()
-            .stack_name(name)
-            .change_set_name(&change_set)
-            .send()
-            .await;
+        // A CREATE change set made the stack, empty, in REVIEW_IN_PROGRESS; left there,
+        // the operating commands would find a stack with nothing in it. Deleting it (and
+        // its change sets with it) leaves the account as it was.
+        let cleaned = if exists {
+            clients
+                .cfn
+                .delete_change_set()
+                .stack_name(name)
+                .change_set_name(&change_set)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::api("cloudformation", "DeleteChangeSet", e))
+        } else {
+            clients
+                .cfn
+                .delete_stack()
+                .stack_name(name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::api("cloudformation", "DeleteStack", e))
+        };
+        if let Err(cleanup) = cleaned {
+            tracing::warn!(stack = name, change_set = %change_set, error = %cleanup, "declined change set not cleaned up");
+        }
         return Err(e);
     }
 

@@ -24,6 +24,11 @@ pub enum Error {
     /// The stack does not exist (never deployed, or destroyed).
     #[error("stack {0} does not exist on AWS (run `albless aws deploy` first)")]
     NoStack(String),
+    /// The stack exists only as change sets never executed (`REVIEW_IN_PROGRESS`).
+    #[error(
+        "stack {0} was never deployed (REVIEW_IN_PROGRESS: its change sets were never executed): run `albless aws deploy`, or `albless aws destroy` to remove it"
+    )]
+    NotDeployed(String),
     /// The stack has no such ECS service.
     #[error("stack {stack} has no service {service}")]
     NoService {
@@ -31,6 +36,14 @@ pub enum Error {
         stack: String,
         /// The service asked for.
         service: String,
+    },
+    /// A desired count ECS cannot take (it is a 32-bit signed integer).
+    #[error("service {service}: desired count {count} is too large (at most {max})", max = i32::MAX)]
+    BadCount {
+        /// The ECS service.
+        service: String,
+        /// The count asked for.
+        count: u32,
     },
     /// CloudFormation could not make the change set.
     #[error("change set {name} failed: {reason}")]

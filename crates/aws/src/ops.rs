@@ -4,7 +4,7 @@
 //!
 //! `sleep` keeps each service's desired count in a tag on the ECS service
 //! ([`SLEEP_TAG`]), so that `wake` restores it from any machine; the tag is removed once
-//! the service is awake.
+//! the service is awake, or once `scale` gives it a count above 0.
 //!
 //! Known limits: a scheduled scaling action (Application Auto Scaling) may scale a
 //! sleeping service out again at its next run, and the next `deploy` sets desired counts
@@ -151,6 +151,9 @@ async fn describe_services(
 pub async fn status(clients: &Clients, stack_name: &str) -> Result<StatusReport, Error> {
     let deployed = locate::require(clients, stack_name).await?;
     let mut warnings = Vec::new();
+    if !deployed.is_created() {
+        warnings.push(Error::NotDeployed(deployed.name.clone()).to_string());
+    }
     if deployed.status.contains("ROLLBACK") || deployed.status.ends_with("_FAILED") {
         warnings.push(format!(
             "stack is {}{}",
@@ -311,6 +314,16 @@ fn sleep_count(svc: &aws_sdk_ecs::types::Service) -> Option<i32> {
         .and_then(|t| t.value()?.parse().ok())
 }
 
+/// The stack, failing with [`Error::NotDeployed`] when it holds only change sets never
+/// executed (a first deploy interrupted at its question): it has no service to operate.
+async fn require_created(clients: &Clients, stack_name: &str) -> Result<Deployed, Error> {
+    let deployed = locate::require(clients, stack_name).await?;
+    if !deployed.is_created() {
+        return Err(Error::NotDeployed(deployed.name));
+    }
+    Ok(deployed)
+}
+
 /// Finds service `name` of the stack: `(cluster, service)`.
 async fn find_service(
     clients: &Clients,
@@ -329,7 +342,9 @@ async fn find_service(
 }
 
 /// `scale`: sets service `name`'s desired count and waits until it runs that many tasks
-/// of one completed deployment.
+/// of one completed deployment. Scaling a sleeping service to a count above 0 wakes it
+/// at that count: the count `sleep` kept ([`SLEEP_TAG`]) is dropped, so that `status` no
+/// longer calls it asleep and a later `wake` does not override the count given here.
 pub async fn scale(
     clients: &Clients,
     stack_name: &str,
@@ -338,10 +353,24 @@ pub async fn scale(
     waits: Waits,
     console: &Console,
 ) -> Result<(), Error> {
-    let deployed = locate::require(clients, stack_name).await?;
+    let desired = i32::try_from(count).map_err(|_| Error::BadCount {
+        service: name.to_string(),
+        count,
+    })?;
+    let deployed = require_created(clients, stack_name).await?;
     let (cluster, svc) = find_service(clients, &deployed, name).await?;
-    set_desired(clients, &cluster, &svc, count as i32).await?;
+    set_desired(clients, &cluster, &svc, desired).await?;
     console.line(format!("service {name}: desired count {count}"));
+    if desired > 0 && sleep_count(&svc).is_some() {
+        clients
+            .ecs
+            .untag_resource()
+            .resource_arn(svc.service_arn().unwrap_or_default())
+            .tag_keys(SLEEP_TAG)
+            .send()
+            .await
+            .map_err(|e| Error::api("ecs", "UntagResource", e))?;
+    }
     wait_counts(
         clients,
         &cluster,
@@ -436,7 +465,7 @@ pub async fn sleep(
     waits: Waits,
     console: &Console,
 ) -> Result<BTreeMap<String, i32>, Error> {
-    let deployed = locate::require(clients, stack_name).await?;
+    let deployed = require_created(clients, stack_name).await?;
     let (cluster, services) = describe_services(clients, &deployed).await?;
     let mut kept = BTreeMap::new();
     for svc in &services {
@@ -500,7 +529,7 @@ pub async fn wake(
     waits: Waits,
     console: &Console,
 ) -> Result<BTreeMap<String, i32>, Error> {
-    let deployed = locate::require(clients, stack_name).await?;
+    let deployed = require_created(clients, stack_name).await?;
     let (cluster, services) = describe_services(clients, &deployed).await?;
     let mut restored = BTreeMap::new();
     for svc in &services {
@@ -713,7 +742,7 @@ pub async fn log_target(
     stack_name: &str,
     service: &str,
 ) -> Result<Option<(String, String)>, Error> {
-    let deployed = locate::require(clients, stack_name).await?;
+    let deployed = require_created(clients, stack_name).await?;
     let (_, svc) = find_service(clients, &deployed, service).await?;
     let Some(td) = svc.task_definition() else {
         return Ok(None);
@@ -842,18 +871,26 @@ pub async fn destroy(
     Ok(())
 }
 
-/// Deletes every image of ECR repository `name`; returns how many.
+/// Deletes every image of ECR repository `name`; returns how many. A repository that is
+/// gone holds nothing: a destroy retried after a failed deletion finds the repositories
+/// CloudFormation already deleted still listed among the stack's resources.
 pub async fn empty_repository(clients: &Clients, name: &str) -> Result<usize, Error> {
     let mut deleted = 0;
     loop {
-        let out = clients
+        let out = match clients
             .ecr
             .list_images()
             .repository_name(name)
             .max_results(100)
             .send()
             .await
-            .map_err(|e| Error::api("ecr", "ListImages", e))?;
+        {
+            Ok(out) => out,
+            Err(e) if crate::error::sdk_parts(&e).0 == "RepositoryNotFoundException" => {
+                return Ok(deleted);
+            }
+            Err(e) => return Err(Error::api("ecr", "ListImages", e)),
+        };
         let ids = out.image_ids().to_vec();
         if ids.is_empty() {
             return Ok(deleted);

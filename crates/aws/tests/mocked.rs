@@ -503,3 +503,71 @@ async fn a_stack_left_in_review_by_a_declined_deploy_is_created_by_the_next() {
     .expect("deploy creates the stack left in review");
     assert!(report.changed);
 }
+
+#[tokio::test]
+async fn a_destroy_retried_after_a_failed_deletion_skips_repositories_already_gone() {
+    // DELETE_FAILED: CloudFormation deleted the ECR repository but not everything else;
+    // the repository is still listed among the stack's resources. The retry must not
+    // stop at ECR's RepositoryNotFoundException.
+    use aws_sdk_cloudformation::operation as op;
+    let r = Rules {
+        cfn: vec![
+            mock!(aws_sdk_cloudformation::Client::describe_stacks)
+                .sequence()
+                .output(|| stack(StackStatus::DeleteFailed))
+                .error(|| DescribeStacksError::generic(missing()))
+                .repeatedly()
+                .build(),
+            mock!(aws_sdk_cloudformation::Client::list_stack_resources).then_output(|| {
+                op::list_stack_resources::ListStackResourcesOutput::builder()
+                    .stack_resource_summaries(
+                        StackResourceSummary::builder()
+                            .logical_resource_id("BackendRepository")
+                            .physical_resource_id("hello-backend")
+                            .resource_type("AWS::ECR::Repository")
+                            .resource_status(ResourceStatus::DeleteComplete)
+                            .last_updated_timestamp(aws_smithy_types::DateTime::from_secs(0))
+                            .build(),
+                    )
+                    .build()
+            }),
+            mock!(aws_sdk_cloudformation::Client::describe_stack_events)
+                .then_output(|| DescribeStackEventsOutput::builder().build()),
+            mock!(aws_sdk_cloudformation::Client::delete_stack)
+                .then_output(|| op::delete_stack::DeleteStackOutput::builder().build()),
+        ],
+        ecs: vec![],
+        sd: vec![],
+        apigw: vec![],
+    };
+    let mut clients = clients(&r);
+    clients.ecr = mocked!(
+        aws_sdk_ecr,
+        &[mock!(aws_sdk_ecr::Client::list_images).then_error(|| {
+            aws_sdk_ecr::operation::list_images::ListImagesError::generic(
+                ErrorMetadata::builder()
+                    .code("RepositoryNotFoundException")
+                    .message("The repository with name 'hello-backend' does not exist")
+                    .build(),
+            )
+        })]
+    );
+    // No S3 permission: the uploaded templates stay, which destroy reports and gets past.
+    clients.sts = mocked!(
+        aws_sdk_sts,
+        &[
+            mock!(aws_sdk_sts::Client::get_caller_identity).then_error(|| {
+                aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError::generic(
+                    ErrorMetadata::builder().code("AccessDenied").build(),
+                )
+            })
+        ]
+    );
+    let waits = albless_aws::ops::Waits {
+        poll: Duration::from_millis(1),
+        timeout: Duration::from_secs(10),
+    };
+    albless_aws::ops::destroy(&clients, "hello", waits, &Console::new(true))
+        .await
+        .expect("the retry deletes the stack");
+}

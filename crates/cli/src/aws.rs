@@ -40,8 +40,8 @@ pub struct AwsArgs {
     /// Longest wait, seconds.
     #[arg(long, default_value_t = 1800, global = true)]
     timeout: u64,
-    /// Seconds between two polls.
-    #[arg(long, default_value_t = 5, global = true)]
+    /// Seconds between two polls (at least 1).
+    #[arg(long, default_value_t = 5, global = true, value_parser = clap::value_parser!(u64).range(1..))]
     poll: u64,
     #[command(subcommand)]
     command: AwsCommand,
@@ -69,7 +69,8 @@ enum AwsCommand {
     Scale {
         /// The service (its ECS name).
         service: String,
-        /// The new desired count.
+        /// The new desired count (ECS takes a 32-bit signed count).
+        #[arg(value_parser = clap::value_parser!(u32).range(0..=i64::from(i32::MAX)))]
         count: u32,
     },
     /// Every service to zero, remembering the counts on the services.
@@ -177,7 +178,11 @@ pub fn run(args: AwsArgs) -> anyhow::Result<ExitCode> {
                         format!("service {service} does not log to CloudWatch: set [services.{service}.logging]")
                     })?;
                 let now_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
-                let mut cursor = ops::LogCursor::new(now_ms - (since as i64) * 60_000);
+                // A huge --since means "from the start": CloudWatch takes no negative time.
+                let back_ms = i64::try_from(since)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(60_000);
+                let mut cursor = ops::LogCursor::new(now_ms.saturating_sub(back_ms).max(0));
                 loop {
                     let lines = ops::log_events(&clients, &group, &prefix, cursor.start()).await?;
                     let mut out = String::new();

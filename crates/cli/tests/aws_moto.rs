@@ -356,6 +356,137 @@ fn albless_aws_runs_a_stack_on_moto_end_to_end() {
     }
 }
 
+/// What users get wrong or run into, each with its exit code and message: a deploy
+/// without a terminal and without `--yes` (refused, and no empty stack left behind), a
+/// count ECS cannot take, a service scaled while asleep (the explicit count wins over the
+/// one `sleep` kept), a `--since` far in the past, `--poll 0`, and a stack that holds only
+/// a change set never executed.
+#[test]
+fn albless_aws_refuses_bad_input_and_keeps_state_consistent_on_moto() {
+    let moto = Moto::start();
+    let mut run = Run::new(&moto);
+    let vpc = run.aws(&["ec2", "create-vpc", "--cidr-block", "10.2.0.0/16"])["Vpc"]["VpcId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let subnet = run.aws(&[
+        "ec2",
+        "create-subnet",
+        "--vpc-id",
+        &vpc,
+        "--cidr-block",
+        "10.2.0.0/24",
+    ])["Subnet"]["SubnetId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    run.write_stack(&vpc, &subnet);
+    let full = run.dir.path().join("full.json");
+    assert_ok(
+        &run.albless(&["synth", "albless.toml", "-o", full.to_str().unwrap()]),
+        "synth",
+    );
+    let template: Value = serde_json::from_slice(&std::fs::read(&full).unwrap()).unwrap();
+    let edited = run.dir.path().join("moto.json");
+    std::fs::write(&edited, for_moto(&template).to_string()).unwrap();
+    let edited = edited.to_str().unwrap().to_string();
+
+    // No terminal, no --yes: the summary is shown, nothing is applied, and the stack the
+    // CREATE change set made is not left behind in REVIEW_IN_PROGRESS.
+    let out = run.albless(&["aws", "deploy", "--poll", "1", "--template", &edited]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("BackendEcsService"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stderr(&out).contains("pass --yes"), "{}", stderr(&out));
+    let gone = run.aws_fails(&["cloudformation", "describe-stacks", "--stack-name", "hello"]);
+    assert!(gone.contains("does not exist"), "{gone}");
+
+    assert_ok(
+        &run.albless(&[
+            "aws",
+            "deploy",
+            "--yes",
+            "--poll",
+            "1",
+            "--template",
+            &edited,
+        ]),
+        "deploy",
+    );
+
+    // A count beyond ECS's 32-bit desiredCount is refused before anything is sent.
+    let out = run.albless(&["aws", "scale", "backend", "3000000000"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("3000000000"), "{}", stderr(&out));
+    assert_eq!(run.service()["desiredCount"], 2);
+    let out = run.albless(&["aws", "status", "--poll", "0"]);
+    assert_eq!(out.status.code(), Some(2), "--poll 0 is refused");
+
+    // Sleep twice keeps the first count; scaling while asleep wakes at that count.
+    assert_ok(
+        &run.albless(&["aws", "scale", "backend", "3", "--poll", "1"]),
+        "scale",
+    );
+    for _ in 0..2 {
+        let text = assert_ok(&run.albless(&["aws", "sleep", "--poll", "1"]), "sleep");
+        assert!(text.contains("service backend: asleep (was 3)"), "{text}");
+    }
+    assert_ok(
+        &run.albless(&["aws", "scale", "backend", "1", "--poll", "1"]),
+        "scale asleep",
+    );
+    let service = run.service();
+    assert_eq!(service["desiredCount"], 1);
+    assert_eq!(run.sleep_tag(&service), None, "the explicit count wins");
+    let text = assert_ok(&run.albless(&["aws", "status"]), "status");
+    assert!(
+        text.contains("service backend: desired 1, running 1, pending 0\n"),
+        "not shown asleep:\n{text}"
+    );
+
+    // A --since beyond the epoch reads from the start instead of overflowing.
+    let out = run.albless(&["aws", "logs", "backend", "--since", "999999999999999"]);
+    assert_ok(&out, "logs --since huge");
+
+    // A stack holding only a change set never executed has nothing to operate.
+    run.aws(&[
+        "cloudformation",
+        "create-change-set",
+        "--stack-name",
+        "review",
+        "--change-set-name",
+        "never",
+        "--change-set-type",
+        "CREATE",
+        "--template-body",
+        r#"{"Resources":{"Logs":{"Type":"AWS::Logs::LogGroup"}}}"#,
+    ]);
+    let out = run.albless(&["aws", "sleep", "--stack-name", "review"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("stack review was never deployed"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run.albless(&["aws", "status", "--stack-name", "review"]);
+    assert!(
+        stderr(&out).contains("warning: stack review was never deployed"),
+        "{}",
+        stderr(&out)
+    );
+
+    let all = run.transcript.join("\n");
+    for secret in [KEY_ID, SECRET_KEY, TOKEN, SECRET_ENV] {
+        assert!(
+            !all.contains(secret),
+            "{secret} appears in the binary's output"
+        );
+    }
+}
+
 /// The synthesized template with the one edit moto needs: no `ServiceRegistries` on the
 /// ECS services (their `Fn::GetAtt` names a Cloud Map service moto cannot create). Fails
 /// when the template has no such property, so the edit cannot silently become a no-op.
