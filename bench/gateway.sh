@@ -125,11 +125,13 @@ rss() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; } # pid -> 
 rss_idle=$(rss "$gateway_pid")
 rss_up_idle=$(rss "$up_pid")
 
-# CPU time (user and system clock ticks) used so far by a process and its children
-# processes (nginx's workers), all threads included: prints "user sys".
-cpu_ticks() { # pid
-  local p user=0 sys=0 u s
-  for p in "$1" $(pgrep -P "$1" || true); do
+# CPU time (user and system clock ticks) used so far by a process, all threads included,
+# and by its child processes when asked (nginx's workers; never `albless up`'s, which are
+# the replicas): prints "user sys".
+cpu_ticks() { # pid [children]
+  local p user=0 sys=0 u s children=""
+  [ "${2:-}" = children ] && children=$(pgrep -P "$1" || true)
+  for p in "$1" $children; do
     read -r u s < <(awk '{ print $14, $15 }' "/proc/$p/stat" 2>/dev/null || echo "0 0")
     user=$((user + u)); sys=$((sys + s))
   done
@@ -139,11 +141,11 @@ tick_us=$((1000000 / $(getconf CLK_TCK)))
 
 # One wrk run: prints "rps p50_ms p99_ms user_us sys_us", the last two being the proxy's
 # CPU time per request (none for the direct row).
-run_wrk() { # url duration [proxy pid]
+run_wrk() { # url duration [proxy pid [children]]
   local before after
-  before=$([ -n "${3:-}" ] && cpu_ticks "$3" || echo "0 0")
+  before=$([ -n "${3:-}" ] && cpu_ticks "$3" "${4:-}" || echo "0 0")
   wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$2" --latency "$1" >"$dir/wrk.out"
-  after=$([ -n "${3:-}" ] && cpu_ticks "$3" || echo "0 0")
+  after=$([ -n "${3:-}" ] && cpu_ticks "$3" "${4:-}" || echo "0 0")
   awk -v before="$before" -v after="$after" -v tick="$tick_us" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /Requests\/sec/ { rps = $2 }
@@ -166,7 +168,9 @@ targets=(direct nginx up albless)
 for t in "${targets[@]}"; do run_wrk "${urls[$t]}" 2s >/dev/null; done # warm-up
 for run in $(seq "$RUNS"); do
   for t in "${targets[@]}"; do
-    result=$(run_wrk "${urls[$t]}" "$DURATION" "${proxy_pid[$t]}")
+    children=""
+    [ "$t" = nginx ] && children=children
+    result=$(run_wrk "${urls[$t]}" "$DURATION" "${proxy_pid[$t]}" "$children")
     echo "$t $result" >>"$dir/results"
     echo "bench: run $run $t: $result (req/s p50_ms p99_ms proxy_user_us proxy_sys_us)"
   done
@@ -216,6 +220,11 @@ Median run of $RUNS by requests/s:
 | target | requests/s | p50 ms | p99 ms | proxy CPU µs per request (user + system) |
 | --- | ---: | ---: | ---: | ---: |
 $table
+
+Proxy CPU is the CPU time the proxy's processes used during the run divided by the
+requests wrk counted (\`/proc/PID/stat\` ticks, so about ±1 µs): nginx's master and worker;
+the whole \`albless up\` process (gateway, scheduler, registry, DNS, control API; its tasks
+excluded); the gateway alone.
 
 All runs (req/s, p50 ms, p99 ms): $all_runs.
 

@@ -97,17 +97,7 @@ pub async fn follow(
     let mut failure: Option<Failure> = None;
     loop {
         // New events, oldest first.
-        let events = match clients
-            .cfn
-            .describe_stack_events()
-            .stack_name(stack)
-            .send()
-            .await
-        {
-            Ok(out) => out.stack_events().to_vec(),
-            Err(e) if is_gone(&e) => Vec::new(),
-            Err(e) => return Err(Error::api("cloudformation", "DescribeStackEvents", e)),
-        };
+        let events = new_events(clients, stack, &seen).await?;
         for e in events.iter().rev() {
             let Some(id) = e.event_id() else { continue };
             if !seen.insert(id.to_string()) {
@@ -175,6 +165,46 @@ pub async fn follow(
         tokio::time::sleep(poll).await;
     }
 }
+
+/// The stack's events newer than any in `seen`, newest first: pages of DescribeStackEvents
+/// are read until one holds an event already seen (or there are no more), so a burst of
+/// more events than one page between two polls is shown whole. At most
+/// [`MAX_EVENT_PAGES`] pages per poll; the rest of a longer burst is not shown.
+async fn new_events(
+    clients: &Clients,
+    stack: &str,
+    seen: &HashSet<String>,
+) -> Result<Vec<aws_sdk_cloudformation::types::StackEvent>, Error> {
+    let mut events = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_EVENT_PAGES {
+        let out = match clients
+            .cfn
+            .describe_stack_events()
+            .stack_name(stack)
+            .set_next_token(token.take())
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if is_gone(&e) => break,
+            Err(e) => return Err(Error::api("cloudformation", "DescribeStackEvents", e)),
+        };
+        let page = out.stack_events();
+        let reached_seen = page
+            .iter()
+            .any(|e| e.event_id().is_some_and(|id| seen.contains(id)));
+        events.extend(page.iter().cloned());
+        token = out.next_token().map(str::to_string);
+        if reached_seen || token.is_none() {
+            break;
+        }
+    }
+    Ok(events)
+}
+
+/// Pages of stack events read per poll at most (100 events each on CloudFormation).
+const MAX_EVENT_PAGES: usize = 20;
 
 fn is_gone<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> bool
 where

@@ -534,12 +534,23 @@ pub async fn wake(
     let mut restored = BTreeMap::new();
     for svc in &services {
         let name = svc.service_name().unwrap_or_default().to_string();
-        let count = sleep_count(svc)
-            .or_else(|| options.defaults.get(&name).map(|c| *c as i32))
-            .unwrap_or(1)
-            .max(svc.desired_count());
-        set_desired(clients, &cluster, svc, count).await?;
-        console.line(format!("service {name}: waking to {count}"));
+        let desired = svc.desired_count();
+        // A service that `sleep` never put to sleep and that runs keeps its count (a
+        // `scale` made it, not the file); one at zero gets the file's count.
+        let count = match sleep_count(svc) {
+            Some(count) => count.max(desired),
+            None if desired > 0 => desired,
+            None => options
+                .defaults
+                .get(&name)
+                .map_or(1, |c| i32::try_from(*c).unwrap_or(i32::MAX)),
+        };
+        if count == desired {
+            console.line(format!("service {name}: awake at {count}"));
+        } else {
+            set_desired(clients, &cluster, svc, count).await?;
+            console.line(format!("service {name}: waking to {count}"));
+        }
         restored.insert(name, count);
     }
     let started = tokio::time::Instant::now();

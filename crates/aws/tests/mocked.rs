@@ -571,3 +571,75 @@ async fn a_destroy_retried_after_a_failed_deletion_skips_repositories_already_go
         .await
         .expect("the retry deletes the stack");
 }
+
+#[tokio::test]
+async fn a_burst_of_events_longer_than_a_page_is_followed_to_its_first_failure() {
+    // Between two polls the stack wrote more events than one DescribeStackEvents page
+    // holds. The first failure is on the second page (events come newest first), just
+    // before the events seen before the operation; the first page holds only the
+    // cancellations that followed it, which are never the cause.
+    let page_one = || {
+        let mut out = DescribeStackEventsOutput::builder().next_token("page-2");
+        for i in 0..100 {
+            out = out.stack_events(event(
+                &format!("new-{i}"),
+                &format!("Resource{i}"),
+                "AWS::SQS::Queue",
+                ResourceStatus::CreateFailed,
+                "Resource creation cancelled",
+            ));
+        }
+        out.build()
+    };
+    let page_two = || {
+        DescribeStackEventsOutput::builder()
+            .stack_events(event(
+                "cause",
+                "Topic",
+                "AWS::SNS::Topic",
+                ResourceStatus::CreateFailed,
+                "Topic name already taken",
+            ))
+            .stack_events(event(
+                "old",
+                "hello",
+                "AWS::CloudFormation::Stack",
+                ResourceStatus::UpdateComplete,
+                "",
+            ))
+            .next_token("page-3")
+            .build()
+    };
+    let r = Rules {
+        cfn: vec![
+            mock!(aws_sdk_cloudformation::Client::describe_stack_events)
+                .match_requests(|r| r.next_token().is_none())
+                .then_output(page_one),
+            mock!(aws_sdk_cloudformation::Client::describe_stack_events)
+                .match_requests(|r| r.next_token() == Some("page-2"))
+                .then_output(page_two),
+            mock!(aws_sdk_cloudformation::Client::describe_stacks)
+                .then_output(|| stack(StackStatus::UpdateRollbackComplete)),
+        ],
+        ecs: vec![],
+        sd: vec![],
+        apigw: vec![],
+    };
+    let seen = std::collections::HashSet::from(["old".to_string()]);
+    let end = albless_aws::events::follow(
+        &clients(&r),
+        "hello",
+        seen,
+        &Console::new(true),
+        Duration::from_millis(1),
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("the operation is followed to its end");
+    assert_eq!(end.status, "UPDATE_ROLLBACK_COMPLETE");
+    let failure = end
+        .failure
+        .expect("the failure on the second page is found");
+    assert_eq!(failure.resource, "Topic");
+    assert_eq!(failure.reason, "Topic name already taken");
+}

@@ -126,7 +126,14 @@ pub fn run(args: AwsArgs) -> anyhow::Result<ExitCode> {
         match args.command {
             AwsCommand::Deploy { no_build, template } => {
                 let template = match template {
-                    Some(path) => read_template(&path)?,
+                    // Bad input, like a bad albless.toml: exit 2, nothing was sent.
+                    Some(path) => match read_template(&path) {
+                        Ok(template) => template,
+                        Err(e) => {
+                            eprintln!("error: {e:#}");
+                            return Ok(ExitCode::from(crate::EXIT_BAD_INPUT));
+                        }
+                    },
                     None => albless_synth::synthesize(&stack).to_value(),
                 };
                 let options = DeployOptions {

@@ -235,6 +235,18 @@ fn albless_aws_runs_a_stack_on_moto_end_to_end() {
         "the tag is removed once awake"
     );
 
+    // wake on an awake service scaled below the file's count (2) keeps the scaled count.
+    assert_ok(
+        &run.albless(&["aws", "scale", "backend", "1", "--poll", "1"]),
+        "scale down",
+    );
+    let text = assert_ok(
+        &run.albless(&["aws", "wake", "--poll", "1", "--no-probe"]),
+        "wake while awake",
+    );
+    assert!(text.contains("service backend: awake at 1"), "{text}");
+    assert_eq!(run.service()["desiredCount"], 1);
+
     // logs: events put with the AWS CLI into the log group the stack made.
     let now = now_ms();
     let stream = format!("backend/backend/{TASK}");
@@ -424,6 +436,22 @@ fn albless_aws_refuses_bad_input_and_keeps_state_consistent_on_moto() {
     assert_eq!(run.service()["desiredCount"], 2);
     let out = run.albless(&["aws", "status", "--poll", "0"]);
     assert_eq!(out.status.code(), Some(2), "--poll 0 is refused");
+    // A template that is not JSON is bad input too: exit 2, naming the file and line.
+    let bad = run.dir.path().join("bad-template.json");
+    std::fs::write(&bad, "{\n  \"Resources\": oops\n}\n").unwrap();
+    let out = run.albless(&[
+        "aws",
+        "deploy",
+        "--yes",
+        "--template",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("bad-template.json") && stderr(&out).contains("line 2"),
+        "{}",
+        stderr(&out)
+    );
 
     // Sleep twice keeps the first count; scaling while asleep wakes at that count.
     assert_ok(
