@@ -5,9 +5,13 @@
 //! as JSON with a `TaskARN` field ("Amazon ECS task metadata endpoint version 4", Amazon ECS
 //! Developer Guide). albless may emulate it later; until then the variable is unset locally.
 //!
-//! Known limits: plain `http://` only (the endpoint is link-local HTTP on AWS too); asked on
-//! every request with no cache, so a slow endpoint adds up to [`TIMEOUT`] to each answer; any
-//! failure (timeout, status, bad JSON) just yields `None` and the caller falls back.
+//! A task's ARN does not change while it runs, so the first good answer is kept and the
+//! endpoint is not asked again; until one arrives each request asks (so an endpoint that
+//! starts late is still found).
+//!
+//! Known limits: plain `http://` only (the endpoint is link-local HTTP on AWS too); while
+//! the endpoint does not answer well, it adds up to [`TIMEOUT`] to each answer; any failure
+//! (timeout, status, bad JSON) just yields `None` and the caller falls back.
 
 use std::time::Duration;
 
@@ -29,6 +33,8 @@ const MAX_BODY: usize = 1 << 20;
 pub(crate) struct Metadata {
     client: Client<HttpConnector, Empty<Bytes>>,
     task_uri: Uri,
+    /// The ARN, once the endpoint gave it.
+    task_arn: tokio::sync::OnceCell<String>,
 }
 
 impl Metadata {
@@ -38,15 +44,26 @@ impl Metadata {
             .parse()
             .ok()?;
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Some(Self { client, task_uri })
+        Some(Self {
+            client,
+            task_uri,
+            task_arn: tokio::sync::OnceCell::new(),
+        })
     }
 
-    /// The `TaskARN` the endpoint reports now, or `None` if it does not answer well in time.
+    /// The `TaskARN` the endpoint reported, or `None` if it has not answered well in time
+    /// yet.
     pub(crate) async fn task_arn(&self) -> Option<String> {
-        tokio::time::timeout(TIMEOUT, self.fetch())
+        if let Some(arn) = self.task_arn.get() {
+            return Some(arn.clone());
+        }
+        let arn = tokio::time::timeout(TIMEOUT, self.fetch())
             .await
             .ok()
-            .flatten()
+            .flatten()?;
+        // Another request may have set it meanwhile: the same task, the same ARN.
+        let _ = self.task_arn.set(arn.clone());
+        Some(arn)
     }
 
     async fn fetch(&self) -> Option<String> {

@@ -390,6 +390,9 @@ fn task_arn_comes_from_the_metadata_endpoint_when_set() {
         seen.recv_timeout(Duration::from_secs(5)).unwrap(),
         "GET /v4/abc/task HTTP/1.1"
     );
+    // The endpoint answered once and is gone now: the ARN it gave is kept, a task's ARN
+    // does not change.
+    assert_eq!(get_json(whoami.addr, "/")["task_arn"], live_arn);
 }
 
 #[test]
