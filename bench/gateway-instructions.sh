@@ -150,7 +150,7 @@ $(date -u +%Y-%m-%d) on $(nproc) CPUs ($cpu), $(valgrind --version). Each proxy 
 under callgrind (nginx with one process, the gateway with one worker) in front of two
 \`albless-whoami\` replicas on loopback; after a 3 s warm-up its counters are zeroed and
 \`wrk -t1 -c$CONNECTIONS -d$DURATION\` drives it. User-space instructions only (the
-kernel's share, about two thirds of the CPU time per request, is not counted):
+kernel's share, about three quarters of the CPU time per request, is not counted):
 
 | proxy | requests counted | instructions per request |
 | --- | ---: | ---: |

@@ -19,10 +19,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc for every allocation of the process (see Cargo.toml).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Exit code for bad input (a malformed albless.toml): nothing was started.
 pub const EXIT_BAD_INPUT: u8 = 2;
 

@@ -19,10 +19,6 @@ use albless_gateway::{Gateway, GatewayConfig};
 use albless_registry::{ATTR_IPV4, ATTR_PORT, Registry, ServiceConfig};
 use albless_spec::Route;
 
-/// The allocator the `albless` binary uses, so the gateway is measured as it runs there.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut listen: SocketAddr = "127.0.0.1:8000".parse()?;
     let mut workers = 1usize;
