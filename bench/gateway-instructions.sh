@@ -33,25 +33,8 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 whoami_bin="$target_dir/release/albless-whoami"
 gateway_bin="$target_dir/release/examples/bench_gateway"
 
-dir="$(mktemp -d)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-free_port() { # ip
-  python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$1"
-}
-wait_port() { # ip port
-  for _ in $(seq 600); do
-    if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "bench: nothing listens on $1:$2" >&2; exit 1
-}
+# $dir, pids, cleanup on exit, free_port, wait_port.
+. bench/lib.sh
 
 # Two replicas of the sample app, outside valgrind.
 app1="127.0.0.1:$(free_port 127.0.0.1)"

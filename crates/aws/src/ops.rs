@@ -361,15 +361,8 @@ pub async fn scale(
     let (cluster, svc) = find_service(clients, &deployed, name).await?;
     set_desired(clients, &cluster, &svc, desired).await?;
     console.line(format!("service {name}: desired count {count}"));
-    if desired > 0 && sleep_count(&svc).is_some() {
-        clients
-            .ecs
-            .untag_resource()
-            .resource_arn(svc.service_arn().unwrap_or_default())
-            .tag_keys(SLEEP_TAG)
-            .send()
-            .await
-            .map_err(|e| Error::api("ecs", "UntagResource", e))?;
+    if desired > 0 {
+        forget_sleep(clients, &svc).await?;
     }
     wait_counts(
         clients,
@@ -585,19 +578,26 @@ pub async fn wake(
         }
     }
     for svc in &services {
-        if sleep_count(svc).is_some() {
-            clients
-                .ecs
-                .untag_resource()
-                .resource_arn(svc.service_arn().unwrap_or_default())
-                .tag_keys(SLEEP_TAG)
-                .send()
-                .await
-                .map_err(|e| Error::api("ecs", "UntagResource", e))?;
-        }
+        forget_sleep(clients, svc).await?;
     }
     console.line(format!("awake after {}s", started.elapsed().as_secs()));
     Ok(restored)
+}
+
+/// Removes the count `sleep` kept on `svc`, if it kept one: the service is awake.
+async fn forget_sleep(clients: &Clients, svc: &aws_sdk_ecs::types::Service) -> Result<(), Error> {
+    if sleep_count(svc).is_none() {
+        return Ok(());
+    }
+    clients
+        .ecs
+        .untag_resource()
+        .resource_arn(svc.service_arn().unwrap_or_default())
+        .tag_keys(SLEEP_TAG)
+        .send()
+        .await
+        .map_err(|e| Error::api("ecs", "UntagResource", e))?;
+    Ok(())
 }
 
 /// Waits until Cloud Map service `id` has a HEALTHY instance.

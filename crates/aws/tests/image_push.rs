@@ -188,22 +188,7 @@ impl Drop for Made {
 
 /// The user and password of moto's ECR token, as the AWS CLI gets them.
 fn ecr_login(moto: &support::Moto) -> (String, String) {
-    let out = Command::new(albless_testkit::python_tool("aws"))
-        .args(["--endpoint-url", &moto.url, "--output", "json"])
-        .args(["ecr", "get-authorization-token"])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .output()
-        .expect("the AWS CLI runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let data: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let data = support::aws_cli(moto, &["ecr", "get-authorization-token"]);
     let token = data["authorizationData"][0]["authorizationToken"]
         .as_str()
         .expect("a token");

@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use albless_aws::ops::{self, Waits};
@@ -38,25 +37,7 @@ fn template(stack: &str, padding: usize) -> Value {
 
 /// Runs the AWS CLI against moto; returns its JSON output (Null when it printed none).
 fn aws(moto: &support::Moto, args: &[&str]) -> Value {
-    let out = Command::new(albless_testkit::python_tool("aws"))
-        .args(["--endpoint-url", &moto.url, "--output", "json"])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .output()
-        .expect("the AWS CLI runs");
-    assert!(
-        out.status.success(),
-        "aws {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.stdout.iter().all(u8::is_ascii_whitespace) {
-        return Value::Null;
-    }
-    serde_json::from_slice(&out.stdout).expect("the AWS CLI prints JSON")
+    support::aws_cli(moto, args)
 }
 
 /// The keys under `prefix` in `bucket`, with their sizes.

@@ -60,32 +60,8 @@ fn albless_aws_runs_a_stack_on_moto_end_to_end() {
     let moto = Moto::start();
     let mut run = Run::new(&moto);
 
-    // An existing VPC with a subnet, as the stack file's [network] names it.
-    let vpc = run.aws(&["ec2", "create-vpc", "--cidr-block", "10.1.0.0/16"])["Vpc"]["VpcId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let subnet = run.aws(&[
-        "ec2",
-        "create-subnet",
-        "--vpc-id",
-        &vpc,
-        "--cidr-block",
-        "10.1.0.0/24",
-    ])["Subnet"]["SubnetId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    run.write_stack(&vpc, &subnet);
-
-    // The template: synthesized by the binary, then the one edit moto needs.
-    let full = run.dir.path().join("full.json");
-    let out = run.albless(&["synth", "albless.toml", "-o", full.to_str().unwrap()]);
-    assert_ok(&out, "synth");
-    let template: Value = serde_json::from_slice(&std::fs::read(&full).unwrap()).unwrap();
-    let edited = run.dir.path().join("moto.json");
-    std::fs::write(&edited, for_moto(&template).to_string()).unwrap();
-    let edited = edited.to_str().unwrap().to_string();
+    // The stack file in an existing VPC, and the template moto can deploy.
+    let (vpc, edited) = run.prepare_stack("10.1");
 
     // deploy: the change set, the events, success; the stack and its parts exist.
     let out = run.albless(&[
@@ -377,31 +353,7 @@ fn albless_aws_runs_a_stack_on_moto_end_to_end() {
 fn albless_aws_refuses_bad_input_and_keeps_state_consistent_on_moto() {
     let moto = Moto::start();
     let mut run = Run::new(&moto);
-    let vpc = run.aws(&["ec2", "create-vpc", "--cidr-block", "10.2.0.0/16"])["Vpc"]["VpcId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let subnet = run.aws(&[
-        "ec2",
-        "create-subnet",
-        "--vpc-id",
-        &vpc,
-        "--cidr-block",
-        "10.2.0.0/24",
-    ])["Subnet"]["SubnetId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    run.write_stack(&vpc, &subnet);
-    let full = run.dir.path().join("full.json");
-    assert_ok(
-        &run.albless(&["synth", "albless.toml", "-o", full.to_str().unwrap()]),
-        "synth",
-    );
-    let template: Value = serde_json::from_slice(&std::fs::read(&full).unwrap()).unwrap();
-    let edited = run.dir.path().join("moto.json");
-    std::fs::write(&edited, for_moto(&template).to_string()).unwrap();
-    let edited = edited.to_str().unwrap().to_string();
+    let (_vpc, edited) = run.prepare_stack("10.2");
 
     // No terminal, no --yes: the summary is shown, nothing is applied, and the stack the
     // CREATE change set made is not left behind in REVIEW_IN_PROGRESS.
@@ -606,6 +558,41 @@ impl Run {
             endpoint: moto.url.clone(),
             transcript: Vec::new(),
         }
+    }
+
+    /// An existing VPC (`{net}.0.0/16`) with a subnet, made with the AWS CLI as a user's
+    /// would be; the stack file naming them in its [network]; and the template the binary
+    /// synthesizes from it with the one edit moto needs, written to a file (see the module
+    /// docs). Returns the VPC id and that file's path.
+    fn prepare_stack(&mut self, net: &str) -> (String, String) {
+        let vpc = self.aws(&[
+            "ec2",
+            "create-vpc",
+            "--cidr-block",
+            &format!("{net}.0.0/16"),
+        ])["Vpc"]["VpcId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let subnet = self.aws(&[
+            "ec2",
+            "create-subnet",
+            "--vpc-id",
+            &vpc,
+            "--cidr-block",
+            &format!("{net}.0.0/24"),
+        ])["Subnet"]["SubnetId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        self.write_stack(&vpc, &subnet);
+        let full = self.dir.path().join("full.json");
+        let out = self.albless(&["synth", "albless.toml", "-o", full.to_str().unwrap()]);
+        assert_ok(&out, "synth");
+        let template: Value = serde_json::from_slice(&std::fs::read(&full).unwrap()).unwrap();
+        let edited = self.dir.path().join("moto.json");
+        std::fs::write(&edited, for_moto(&template).to_string()).unwrap();
+        (vpc, edited.to_str().unwrap().to_string())
     }
 
     fn write_stack(&self, vpc: &str, subnet: &str) {

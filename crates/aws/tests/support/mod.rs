@@ -1,6 +1,6 @@
 //! Test support: a moto server on loopback (the pinned `moto[server]` installed by
-//! scripts/install-test-tools), SDK clients pointed at it with fake credentials, and a
-//! tiny HTTP server standing in for the API endpoint.
+//! scripts/install-test-tools), SDK clients pointed at it with fake credentials, a
+//! tiny HTTP server standing in for the API endpoint; and the real AWS CLI against moto.
 
 #![allow(dead_code)]
 
@@ -108,4 +108,28 @@ desired_count = 2
     albless_spec::load(&path)
         .map_err(|e| e.render())
         .expect("valid stack file")
+}
+
+/// The real AWS CLI against `moto`, with fake credentials and no config files; its JSON
+/// output (`Null` when it prints nothing). Fails the test when the CLI fails.
+pub fn aws_cli(moto: &Moto, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(albless_testkit::python_tool("aws"))
+        .args(["--endpoint-url", &moto.url, "--output", "json"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .output()
+        .expect("the AWS CLI runs");
+    assert!(
+        out.status.success(),
+        "aws {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(&out.stdout).expect("the AWS CLI prints JSON")
 }
