@@ -54,7 +54,8 @@ impl StackArgs {
         let run_file = state_dir.join("run.json");
         let text = std::fs::read(&run_file).with_context(|| {
             format!(
-                "no running stack: cannot read {} (is `albless up` running?)",
+                "no running stack: cannot read {} (is `albless up` running for this stack \
+                 file? Other stack files are named with -f FILE; the default is ./albless.toml)",
                 run_file.display()
             )
         })?;

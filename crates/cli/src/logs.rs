@@ -34,6 +34,20 @@ pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
         "no task logs in {} (has `albless up` run here?)",
         dir.display()
     );
+    // A name with no log file yet must at least be a service of the stack file (a RunTask
+    // family has a file as soon as its task starts): a typo is an error, not silence.
+    if task_files(&dir, &args.service)?.is_empty() {
+        let known = albless_spec::load(&args.stack.file)
+            .map(|stack| stack.services.contains_key(&args.service))
+            .unwrap_or(true);
+        anyhow::ensure!(
+            known,
+            "no service `{}` in {} and no task logs for it in {}",
+            args.service,
+            args.stack.file.display(),
+            dir.display()
+        );
+    }
     let mut offsets: HashMap<PathBuf, u64> = HashMap::new();
     let mut out = std::io::stdout().lock();
     loop {

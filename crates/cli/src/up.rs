@@ -78,6 +78,8 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&log_dir)
         .with_context(|| format!("cannot create the state folder {}", log_dir.display()))?;
 
+    // Before anything else: a second `up` must not touch the first one's containers.
+    refuse_second_run(&state_dir)?;
     remove_leftovers(&stack).await?;
 
     let registry = registry_for(&stack, &state_dir)?;
@@ -85,7 +87,12 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     let dns_addr = args.dns_listen.unwrap_or(stack.discovery.dns_listen);
     let dns = DnsServer::bind(registry.clone(), dns_addr)
         .await
-        .with_context(|| format!("cannot listen for DNS on {dns_addr}"))?;
+        .with_context(|| {
+            format!(
+                "cannot listen for DNS on {dns_addr} (set `[discovery] dns_listen`, or \
+                 `--dns-listen 127.0.0.1:0` for a free port)"
+            )
+        })?;
     let dns_addr = dns.local_addr();
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -113,13 +120,19 @@ async fn serve(stack: Arc<Stack>, args: UpArgs) -> anyhow::Result<()> {
     let (gateway_addr, mut gateway_done) =
         start_gateway(gateway, listen, workers, shutdown_rx.clone())
             .await
-            .with_context(|| format!("cannot listen for HTTP on {listen}"))?;
+            .with_context(|| {
+                format!(
+                    "cannot listen for HTTP on {listen} (set `[api] listen`, or \
+                     `--listen 127.0.0.1:0` for a free port)"
+                )
+            })?;
 
     let control = tokio::net::TcpListener::bind(args.control_listen)
         .await
         .with_context(|| {
             format!(
-                "cannot listen for the control API on {}",
+                "cannot listen for the control API on {} (`--control-listen 127.0.0.1:0` \
+                 for a free port)",
                 args.control_listen
             )
         })?;
@@ -287,6 +300,29 @@ async fn remove_leftovers(stack: &Stack) -> anyhow::Result<()> {
 /// The registry of a stack, kept in `<state_dir>/registry.redb`: its namespace and one
 /// Cloud Map service per service, created unless the store already holds them (what
 /// API clients created survives a restart; task instances are registered again).
+/// Fails when the run file in `state_dir` names a live albless process: that `up` of the
+/// same stack file holds the state folder (its registry store is locked).
+fn refuse_second_run(state_dir: &std::path::Path) -> anyhow::Result<()> {
+    let run_file = state_dir.join("run.json");
+    let Ok(text) = std::fs::read(&run_file) else {
+        return Ok(());
+    };
+    let pid = serde_json::from_slice::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|run| run["pid"].as_u64());
+    if let Some(pid) = pid
+        && pid != u64::from(std::process::id())
+        && std::path::Path::new(&format!("/proc/{pid}")).exists()
+    {
+        anyhow::bail!(
+            "this stack is already running (albless pid {pid}, {}): stop it first (Ctrl-C), \
+             or give this one another --state-dir",
+            run_file.display()
+        );
+    }
+    Ok(())
+}
+
 fn registry_for(stack: &Stack, state_dir: &std::path::Path) -> anyhow::Result<Registry> {
     let options = RegistryOptions {
         region: stack.region.clone(),

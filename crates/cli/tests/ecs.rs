@@ -462,6 +462,14 @@ fn scale_status_logs_and_a_rolling_deploy_under_load() {
         text.lines().all(|l| l.len() > 11 && &l[8..11] == " | "),
         "{text}"
     );
+    // A name that is neither a service nor a task family with logs is an error.
+    let out = cli(&up, &file, &["logs", "wbe"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no service `wbe`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 const SPOT_STACK: &str = r#"

@@ -66,6 +66,28 @@ fn requests_spread_over_both_replicas() {
 }
 
 #[test]
+fn a_second_up_of_the_same_stack_is_refused_and_leaves_the_first_serving() {
+    let up = start();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_albless"))
+        .arg("up")
+        .arg(example())
+        .args(["--listen", "127.0.0.1:0", "--dns-listen", "127.0.0.1:0"])
+        .args(["--control-listen", "127.0.0.1:0", "--state-dir"])
+        .arg(&up.state_dir)
+        .output()
+        .expect("albless runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("already running (albless pid {}", up.pid())),
+        "{stderr}"
+    );
+    let (status, _, _) = call(&http(), &up, "/still-there");
+    assert_eq!(status, 200);
+    assert_eq!(up.healthy_tasks().len(), 2, "{:?}", up.lines());
+}
+
+#[test]
 fn every_path_reaches_the_default_route() {
     let up = start();
     let (status, _, request_id) = call(&http(), &up, "/any/path/at/all");

@@ -252,6 +252,20 @@ fn bind_reuseport(
     workers: NonZeroUsize,
 ) -> io::Result<Vec<std::net::TcpListener>> {
     use socket2::{Domain, Protocol, Socket, Type};
+    // `SO_REUSEPORT` would let these sockets join any other process's listener on the
+    // same port that set it too (another `albless up`, say), and the kernel would then
+    // spread connections over both. A plain bind first finds such a listener: it fails
+    // with "address in use" while any socket listens there. (`SO_REUSEADDR` only lets
+    // it past connections in TIME_WAIT.) Port 0 picks a fresh port, no check needed.
+    if listen.port() != 0 {
+        let probe = Socket::new(
+            Domain::for_address(listen),
+            Type::STREAM,
+            Some(Protocol::TCP),
+        )?;
+        probe.set_reuse_address(true)?;
+        probe.bind(&listen.into())?;
+    }
     let mut addr = listen;
     let mut listeners = Vec::with_capacity(workers.get());
     for _ in 0..workers.get() {

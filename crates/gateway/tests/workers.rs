@@ -53,6 +53,21 @@ async fn two_workers_serve_one_address_and_stop_together() {
     });
     let addr = ready_rx.await.expect("the workers listen");
 
+    // A second gateway on the same address is refused, not let in to share the port's
+    // connections through SO_REUSEPORT (two `albless up` on one port).
+    let second = Gateway::new(
+        GatewayConfig::new(NS, vec![route("$default")]),
+        Registry::new(),
+    );
+    let refused =
+        tokio::task::spawn_blocking(move || second.serve_workers(addr, workers, |_| {}, async {}))
+            .await
+            .unwrap();
+    assert_eq!(
+        refused.expect_err("the port is taken").kind(),
+        std::io::ErrorKind::AddrInUse
+    );
+
     // New connections each time, so the kernel spreads them over both listeners.
     for i in 0..20 {
         let client =
