@@ -89,14 +89,33 @@ pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
                 .send()
                 .await
                 .map_err(sdk_error)?;
-            let current = now
-                .services()
-                .first()
+            let described = now.services().first();
+            let current = described
                 .and_then(|s| s.task_definition())
                 .unwrap_or_default()
                 .to_string();
             if outcome == Outcome::Steady && current != target {
-                eprintln!("service {}: rolled back to {current}", service.name);
+                // Why: the failed deployment's rollout reason while ECS still lists it,
+                // else the newest service event that tells of a failure.
+                let reason = described.and_then(|s| {
+                    s.deployments()
+                        .iter()
+                        .find(|d| d.task_definition() == Some(target.as_str()))
+                        .and_then(|d| d.rollout_state_reason())
+                        .or_else(|| {
+                            s.events()
+                                .iter()
+                                .filter_map(|e| e.message())
+                                .find(|m| m.contains("fail"))
+                        })
+                });
+                match reason {
+                    Some(reason) => eprintln!(
+                        "service {}: rolled back to {current}: {reason}",
+                        service.name
+                    ),
+                    None => eprintln!("service {}: rolled back to {current}", service.name),
+                }
                 code = ExitCode::FAILURE;
             } else if outcome != Outcome::Steady {
                 code = outcome.exit_code();

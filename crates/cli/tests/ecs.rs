@@ -441,7 +441,12 @@ fn scale_status_logs_and_a_rolling_deploy_under_load() {
     .unwrap();
     let out = cli(&up, &file, &["deploy"]);
     assert!(!out.status.success(), "a rolled-back deploy fails");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("rolled back"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rolled back"), "{stderr}");
+    assert!(
+        stderr.contains("deployment failed: tasks failed to start"),
+        "the reason is given: {stderr}"
+    );
     let report = status(&up, &file);
     let svc = &report["services"][0];
     assert_eq!(svc["task_definition"], "ops-web:2", "{report}");
