@@ -16,7 +16,8 @@ use crate::control::StackArgs;
 /// Options of `albless spot-interrupt`.
 #[derive(clap::Args)]
 pub struct SpotInterruptArgs {
-    /// The task: its id (or a unique prefix of it, as `status` shows) or ARN.
+    /// The task: its id, its ARN, or a unique prefix of its id of at least 8 characters
+    /// (the short id `status` shows).
     task: String,
     #[command(flatten)]
     stack: StackArgs,
