@@ -146,6 +146,32 @@ async fn deploy_service(
         .services()
         .first()
         .with_context(|| format!("service `{}` is not running", service.name))?;
+    // The local ECS API takes no capacity strategy in UpdateService: say so rather than
+    // report a rollout that did not change it.
+    let running: Vec<(String, i32, i32)> = svc
+        .capacity_provider_strategy()
+        .iter()
+        .map(|c| (c.capacity_provider().to_string(), c.base(), c.weight()))
+        .collect();
+    let wanted: Vec<(String, i32, i32)> = service
+        .capacity
+        .iter()
+        .map(|c| {
+            (
+                c.provider.name().to_string(),
+                c.base as i32,
+                c.weight as i32,
+            )
+        })
+        .collect();
+    if !running.is_empty() && !wanted.is_empty() && running != wanted {
+        eprintln!(
+            "service {}: warning: the capacity provider strategy changed in {}; it takes \
+             effect at the next `albless up`, not with `deploy`",
+            service.name,
+            stack.path.display()
+        );
+    }
     let current_arn = svc.task_definition().unwrap_or_default().to_string();
     let current = client
         .describe_task_definition()

@@ -467,6 +467,22 @@ fn scale_status_logs_and_a_rolling_deploy_under_load() {
         text.lines().all(|l| l.len() > 11 && &l[8..11] == " | "),
         "{text}"
     );
+    // A capacity change is not rolled out by deploy, and deploy says so.
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n[[services.web.capacity]]\nprovider = \"FARGATE_SPOT\"\n",
+            STACK.replace("GREETING_VALUE", "v2")
+        ),
+    )
+    .unwrap();
+    let out = cli(&up, &file, &["deploy"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("capacity provider strategy changed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // A name that is neither a service nor a task family with logs is an error.
     let out = cli(&up, &file, &["logs", "wbe"]);
     assert!(!out.status.success());
