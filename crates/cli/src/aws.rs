@@ -121,7 +121,8 @@ pub fn run(args: AwsArgs) -> anyhow::Result<ExitCode> {
     };
     let console = Console::new(args.yes);
     let rt = crate::control::runtime()?;
-    rt.block_on(async {
+    let profile = args.profile.clone();
+    let result = rt.block_on(async {
         let clients = Clients::connect(&target).await;
         match args.command {
             AwsCommand::Deploy { no_build, template } => {
@@ -213,7 +214,27 @@ pub fn run(args: AwsArgs) -> anyhow::Result<ExitCode> {
             }
         }
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    result.map_err(|e| with_credentials_hint(e, profile.as_deref()))
+}
+
+/// Adds what to do to an error of the SDK's credential chain, which names its providers
+/// but not the remedy.
+fn with_credentials_hint(error: anyhow::Error, profile: Option<&str>) -> anyhow::Error {
+    let text = format!("{error:#}");
+    if !text.contains("no credentials found") && !text.contains("credential provider") {
+        return error;
+    }
+    let hint = match profile {
+        Some(profile) => format!(
+            "no usable credentials for profile `{profile}`: check that ~/.aws/config or \
+             ~/.aws/credentials defines it (or run `aws sso login --profile {profile}`)"
+        ),
+        None => "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+                 configure ~/.aws (then `--profile NAME`), or run `aws sso login`"
+            .to_string(),
+    };
+    error.context(hint)
 }
 
 /// Reads a template given with `--template`; a JSON error names the file, line and column.

@@ -167,3 +167,35 @@ fn a_missing_file_is_an_error_naming_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/albless.toml"));
 }
+
+#[test]
+fn aws_commands_without_credentials_say_how_to_give_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("albless.toml");
+    std::fs::write(&file, GOOD).unwrap();
+    // A port that was free a moment ago: nothing may be reached, and nothing is.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_albless"))
+        .args(["aws", "status", "--file"])
+        .arg(&file)
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", dir.path().join("no-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.path().join("no-credentials"),
+        )
+        .env("AWS_ENDPOINT_URL", format!("http://{closed}"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no AWS credentials found: set AWS_ACCESS_KEY_ID"),
+        "{stderr}"
+    );
+}
