@@ -149,19 +149,5 @@ $top
 MD
 )
 
-file=BENCHMARKS.md
-[ -f "$file" ] || printf '# Benchmarks\n\n' >"$file"
-if grep -q '<!-- gateway-instructions:start -->' "$file"; then
-  SECTION="$section" python3 - "$file" <<'PY'
-import os, re, sys
-path = sys.argv[1]
-text = open(path).read()
-new = re.sub(r"<!-- gateway-instructions:start -->.*?<!-- gateway-instructions:end -->",
-             lambda _: os.environ["SECTION"], text, flags=re.S)
-open(path, "w").write(new)
-PY
-else
-  printf '\n%s\n' "$section" >>"$file"
-fi
-echo "bench: results written to $file"
+write_section gateway-instructions "$section"
 echo "$table"

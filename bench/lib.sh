@@ -1,5 +1,6 @@
 # Shared by the bench scripts (sourced, not run): a scratch folder `$dir` and the
-# background processes in `pids`, both cleaned up on exit, and two port helpers.
+# background processes in `pids`, both cleaned up on exit, two port helpers, and
+# write_section for BENCHMARKS.md.
 
 dir="$(mktemp -d)"
 pids=()
@@ -22,4 +23,25 @@ wait_port() { # ip port
     sleep 0.05
   done
   echo "bench: nothing listens on $1:$2" >&2; exit 1
+}
+
+# Puts `section` (which starts with `<!-- NAME:start -->` and ends with `<!-- NAME:end -->`)
+# into BENCHMARKS.md in place of the section of that name, or appends it.
+write_section() { # name section
+  local file=BENCHMARKS.md
+  [ -f "$file" ] || printf '# Benchmarks\n\n' >"$file"
+  if grep -q "<!-- $1:start -->" "$file"; then
+    NAME="$1" SECTION="$2" python3 - "$file" <<'PY'
+import os, re, sys
+path = sys.argv[1]
+name = re.escape(os.environ["NAME"])
+text = open(path).read()
+new = re.sub(rf"<!-- {name}:start -->.*?<!-- {name}:end -->",
+             lambda _: os.environ["SECTION"], text, flags=re.S)
+open(path, "w").write(new)
+PY
+  else
+    printf '\n%s\n' "$2" >>"$file"
+  fi
+  echo "bench: results written to $file"
 }
