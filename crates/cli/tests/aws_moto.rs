@@ -64,15 +64,7 @@ fn albless_aws_runs_a_stack_on_moto_end_to_end() {
     let (vpc, edited) = run.prepare_stack("10.1");
 
     // deploy: the change set, the events, success; the stack and its parts exist.
-    let out = run.albless(&[
-        "aws",
-        "deploy",
-        "--yes",
-        "--poll",
-        "1",
-        "--template",
-        &edited,
-    ]);
+    let out = run.deploy(&edited);
     let text = assert_ok(&out, "deploy");
     assert!(
         text.contains("change set albless-") && text.contains("for stack hello"),
@@ -133,15 +125,7 @@ fn albless_aws_runs_a_stack_on_moto_end_to_end() {
     assert_eq!(security_groups.len(), 2, "the VPC link's and the service's");
 
     // The same deploy again changes nothing, and says so.
-    let out = run.albless(&[
-        "aws",
-        "deploy",
-        "--yes",
-        "--poll",
-        "1",
-        "--template",
-        &edited,
-    ]);
+    let out = run.deploy(&edited);
     let text = assert_ok(&out, "second deploy");
     assert!(text.contains("stack hello: no changes"), "{text}");
 
@@ -368,18 +352,7 @@ fn albless_aws_refuses_bad_input_and_keeps_state_consistent_on_moto() {
     let gone = run.aws_fails(&["cloudformation", "describe-stacks", "--stack-name", "hello"]);
     assert!(gone.contains("does not exist"), "{gone}");
 
-    assert_ok(
-        &run.albless(&[
-            "aws",
-            "deploy",
-            "--yes",
-            "--poll",
-            "1",
-            "--template",
-            &edited,
-        ]),
-        "deploy",
-    );
+    assert_ok(&run.deploy(&edited), "deploy");
 
     // A count beyond ECS's 32-bit desiredCount is refused before anything is sent.
     let out = run.albless(&["aws", "scale", "backend", "3000000000"]);
@@ -641,6 +614,19 @@ retention_days = 7
     }
 
     /// Runs the binary; keeps what it printed.
+    /// `albless aws deploy --yes --poll 1 --template TEMPLATE`.
+    fn deploy(&mut self, template: &str) -> Output {
+        self.albless(&[
+            "aws",
+            "deploy",
+            "--yes",
+            "--poll",
+            "1",
+            "--template",
+            template,
+        ])
+    }
+
     fn albless(&mut self, args: &[&str]) -> Output {
         let out = self
             .command(Path::new(env!("CARGO_BIN_EXE_albless")))
